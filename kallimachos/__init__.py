@@ -1,0 +1,1 @@
+"""Kallimachos: union catalogue and resource sharing for Greek and Cypriot academic libraries."""
