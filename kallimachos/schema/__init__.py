@@ -1,1 +1,60 @@
+"""The GraphQL schema: one object built at import, with its limits built once.
 
+Validation rules are constructed a single time so strawberry's ``ValidationCache`` keeps
+hitting (strawberry#4635; shared/notes/graphql-perf.md §2.5).
+"""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+
+from kallimachos.schema.queries import Query
+
+MAX_DEPTH = 12
+MAX_ALIASES = 30
+MAX_TOKENS = 5000
+
+_RULES = [
+    *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+    *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+]
+
+
+class QueryLimits(AddValidationRules):
+    """Depth and alias limits, with rule classes shared by every request."""
+
+    def __init__(self) -> None:
+        super().__init__(_RULES)
+
+
+def _parser_cache() -> ParserCache:
+    return ParserCache(maxsize=1024)
+
+
+def _validation_cache() -> ValidationCache:
+    return ValidationCache(maxsize=1024)
+
+
+def _token_limiter() -> MaxTokensLimiter:
+    return MaxTokensLimiter(max_token_count=MAX_TOKENS)
+
+
+schema = strawberry.Schema(
+    query=Query,
+    config=StrawberryConfig(relay_max_results=100),
+    extensions=[
+        _parser_cache,
+        _validation_cache,
+        QueryLimits,
+        _token_limiter,
+    ],
+)

@@ -1,0 +1,270 @@
+"""The ``kallimachos`` command line (see API.md).
+
+Every command exits 0 on success and 2 with one clear line per problem on stderr for bad
+input, leaving the database as it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from kallimachos.api.settings import Settings
+from kallimachos.api.tokens import TokenError, issue_token, resolve_secret
+from kallimachos.db import migrate
+from kallimachos.db.engine import make_engine, make_sessionmaker
+from kallimachos.db.models import Branch, Library, Patron
+from kallimachos.domain.actors import Actor, ActorKind
+from kallimachos.domain.clock import SystemClock
+from kallimachos.policies import PolicyFileError, PolicySet, load_policies
+from kallimachos.services import patron_import
+from kallimachos.services.library_sync import sync_libraries
+
+EXIT_BAD_INPUT = 2
+DEMO_PATRONS = Path(__file__).resolve().parent.parent / "demo" / "patrons.csv"
+CLI_ACTOR = Actor(ActorKind.ADMIN, token_id="cli")
+
+T = TypeVar("T")
+
+
+class CliError(Exception):
+    """Bad input: each line of ``problems`` is printed to stderr."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def _run(factory: Callable[[], Awaitable[T]]) -> T:
+    async def runner() -> T:
+        return await factory()
+
+    return asyncio.run(runner())
+
+
+# --- init -----------------------------------------------------------------------------
+
+
+def load_policy_set(settings: Settings) -> PolicySet:
+    try:
+        return load_policies(settings.policies_dir)
+    except PolicyFileError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def cmd_init(settings: Settings) -> None:
+    policies = load_policy_set(settings)
+    try:
+        migrate.upgrade(settings.database_url)
+    except (SQLAlchemyError, OSError) as exc:
+        raise CliError(f"cannot migrate {settings.database_url}: {exc}") from exc
+    summary = _run(lambda: _sync(settings, policies))
+    print(
+        f"database ready; {len(policies.libraries)} libraries from policies "
+        f"({summary.libraries_created} new libraries, {summary.branches_created} new branches)"
+    )
+
+
+async def _sync(settings: Settings, policies: PolicySet):  # type: ignore[no-untyped-def]
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_sessionmaker(engine).begin() as session:
+            return await sync_libraries(
+                session, policies.libraries, actor=CLI_ACTOR, now=SystemClock().now()
+            )
+    finally:
+        await engine.dispose()
+
+
+# --- import patrons -------------------------------------------------------------------
+
+
+def cmd_import_patrons(settings: Settings, path: Path) -> None:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"cannot read {path}: {exc}") from exc
+    policies = load_policy_set(settings)
+    categories = {lib.code: frozenset(lib.categories) for lib in policies.members}
+    branches = {lib.code: frozenset(b.code for b in lib.branches) for lib in policies.members}
+    try:
+        rows = patron_import.validate_rows(patron_import.parse_csv(text), categories, branches)
+    except patron_import.PatronImportError as exc:
+        raise CliError(*(f"{path}: {p}" for p in exc.problems)) from exc
+    summary = _run(lambda: _save_patrons(settings, rows))
+    print(f"{path}: {summary.created} patrons created, {summary.updated} updated")
+
+
+async def _save_patrons(
+    settings: Settings, rows: list[patron_import.PatronRow]
+) -> patron_import.ImportSummary:
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_sessionmaker(engine).begin() as session:
+            known = set(await session.scalars(select(Library.code)))
+            missing = sorted({r.library for r in rows} - known)
+            if missing:
+                raise CliError(f"libraries not initialised: {', '.join(missing)}; run init")
+            return await patron_import.save_patrons(
+                session, rows, actor=CLI_ACTOR, now=SystemClock().now()
+            )
+    except SQLAlchemyError as exc:
+        raise CliError(f"database error, nothing imported: {exc.__class__.__name__}") from exc
+    finally:
+        await engine.dispose()
+
+
+# --- token issue ----------------------------------------------------------------------
+
+
+def cmd_token_issue(settings: Settings, args: argparse.Namespace) -> None:
+    role = ActorKind(args.role)
+    actor = Actor(kind=role, card_number=args.card, library=args.library, branch=args.branch)
+    problems = _token_scope_problems(actor)
+    if problems:
+        raise CliError(*problems)
+    _run(lambda: _check_token_subject(settings, actor))
+    try:
+        secret = resolve_secret(settings.secret, settings.secret_file())
+    except TokenError as exc:
+        raise CliError(str(exc)) from exc
+    ttl = timedelta(hours=args.ttl_hours or settings.token_ttl_hours)
+    print(issue_token(actor, secret, now=SystemClock().now(), ttl=ttl))
+
+
+def _token_scope_problems(actor: Actor) -> list[str]:
+    needs = {
+        ActorKind.PATRON: ("card_number", "--card"),
+        ActorKind.STAFF: ("library", "--library"),
+        ActorKind.PARTNER: ("library", "--library"),
+    }
+    problems = []
+    if actor.kind in needs:
+        attribute, flag = needs[actor.kind]
+        if not getattr(actor, attribute):
+            problems.append(f"--role {actor.kind.value} needs {flag}")
+    if actor.branch and actor.kind is not ActorKind.STAFF:
+        problems.append("--branch goes only with --role staff")
+    if actor.card_number and actor.kind is not ActorKind.PATRON:
+        problems.append("--card goes only with --role patron")
+    if actor.library and actor.kind in (ActorKind.PATRON, ActorKind.ADMIN):
+        problems.append(f"--library does not go with --role {actor.kind.value}")
+    return problems
+
+
+async def _check_token_subject(settings: Settings, actor: Actor) -> None:
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            if actor.card_number is not None:
+                found = await session.scalar(
+                    select(Patron.id).where(Patron.card_number == actor.card_number)
+                )
+                if found is None:
+                    raise CliError(f"unknown card number {actor.card_number!r}")
+            if actor.library is not None:
+                library = await session.scalar(select(Library).where(Library.code == actor.library))
+                if library is None or library.role != "member":
+                    raise CliError(f"unknown member library {actor.library!r}")
+                if actor.branch is not None:
+                    branch = await session.scalar(
+                        select(Branch).where(
+                            Branch.code == actor.branch, Branch.library_id == library.id
+                        )
+                    )
+                    if branch is None:
+                        raise CliError(f"{actor.branch!r} is not a branch of {actor.library}")
+    except SQLAlchemyError as exc:
+        raise CliError(f"database not ready ({exc.__class__.__name__}); run init") from exc
+    finally:
+        await engine.dispose()
+
+
+# --- serve / demo ---------------------------------------------------------------------
+
+
+def cmd_serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    if workers > 1:
+        uvicorn.run("kallimachos.api.main:app", host=host, port=port, workers=workers)
+        return
+    from kallimachos.api.app import create_app
+
+    uvicorn.run(create_app(settings), host=host, port=port)
+
+
+def cmd_demo(settings: Settings, host: str, port: int) -> None:
+    cmd_init(settings)
+    cmd_import_patrons(settings, DEMO_PATRONS)
+    print(f"demo consortium ready: GraphiQL at http://{host}:{port}/graphql", flush=True)
+    cmd_serve(settings, host, port, workers=1)
+
+
+# --- parser ---------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kallimachos", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="init + load the sample consortium + serve")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+
+    commands.add_parser("init", help="create/upgrade the database; load policies/*.toml")
+
+    serve = commands.add_parser("serve", help="serve /graphql and /health")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+
+    imports = commands.add_parser("import", help="import data").add_subparsers(
+        dest="what", required=True
+    )
+    patrons = imports.add_parser("patrons", help="import patrons from CSV")
+    patrons.add_argument("file", type=Path)
+
+    token = commands.add_parser("token", help="bearer tokens").add_subparsers(
+        dest="action", required=True
+    )
+    issue = token.add_parser("issue", help="print a signed bearer token")
+    issue.add_argument("--role", required=True, choices=["patron", "staff", "partner", "admin"])
+    issue.add_argument("--card")
+    issue.add_argument("--library")
+    issue.add_argument("--branch")
+    issue.add_argument("--ttl-hours", type=int, default=None)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    try:
+        if args.command == "init":
+            cmd_init(settings)
+        elif args.command == "serve":
+            cmd_serve(settings, args.host, args.port, args.workers)
+        elif args.command == "demo":
+            cmd_demo(settings, args.host, args.port)
+        elif args.command == "import" and args.what == "patrons":
+            cmd_import_patrons(settings, args.file)
+        elif args.command == "token" and args.action == "issue":
+            cmd_token_issue(settings, args)
+    except CliError as exc:
+        for problem in exc.problems:
+            print(f"kallimachos: error: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

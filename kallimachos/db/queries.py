@@ -1,0 +1,104 @@
+"""Read-side SELECTs for the GraphQL loaders: rows in, rows out, no rules."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kallimachos.db.models import Branch, Hold, Item, Library, Loan, Patron, Work
+
+
+async def libraries(session: AsyncSession, *, roles: Sequence[str]) -> list[Library]:
+    result = await session.scalars(
+        select(Library).where(Library.role.in_(roles)).order_by(Library.code)
+    )
+    return list(result)
+
+
+async def libraries_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, Library]:
+    result = await session.scalars(select(Library).where(Library.id.in_(ids)))
+    return {row.id: row for row in result}
+
+
+async def branches_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, Branch]:
+    result = await session.scalars(select(Branch).where(Branch.id.in_(ids)))
+    return {row.id: row for row in result}
+
+
+async def branches_by_library(
+    session: AsyncSession, library_ids: Sequence[int]
+) -> dict[int, list[Branch]]:
+    result = await session.scalars(
+        select(Branch).where(Branch.library_id.in_(library_ids)).order_by(Branch.code)
+    )
+    grouped: dict[int, list[Branch]] = defaultdict(list)
+    for row in result:
+        grouped[row.library_id].append(row)
+    return grouped
+
+
+async def patrons_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, Patron]:
+    result = await session.scalars(select(Patron).where(Patron.id.in_(ids)))
+    return {row.id: row for row in result}
+
+
+async def patron_by_card(session: AsyncSession, card_number: str) -> Patron | None:
+    result = await session.scalars(select(Patron).where(Patron.card_number == card_number))
+    return result.first()
+
+
+async def works_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, Work]:
+    result = await session.scalars(select(Work).where(Work.id.in_(ids)))
+    return {row.id: row for row in result}
+
+
+async def items_by_work(
+    session: AsyncSession, work_ids: Sequence[int]
+) -> dict[int, list[ItemView]]:
+    """Every copy of these works with its open loan's due date and its hold queue length.
+
+    Two statements whatever the number of works: items joined to open loans, then the
+    waiting holds counted per work and per item.
+    """
+    rows = (
+        await session.execute(
+            select(Item, Loan.due_date)
+            .outerjoin(Loan, (Loan.item_id == Item.id) & Loan.returned_at.is_(None))
+            .where(Item.work_id.in_(work_ids))
+            .order_by(Item.library_id, Item.home_branch_id, Item.id)
+        )
+    ).all()
+    waiting = (
+        await session.execute(
+            select(Hold.work_id, Hold.item_id, func.count())
+            .where(
+                Hold.status.in_(("WAITING", "IN_TRANSIT")),
+                or_(Hold.work_id.in_(work_ids), Hold.item_id.in_([r[0].id for r in rows] or [-1])),
+            )
+            .group_by(Hold.work_id, Hold.item_id)
+        )
+    ).all()
+    per_work: dict[int, int] = defaultdict(int)
+    per_item: dict[int, int] = defaultdict(int)
+    for work_id, item_id, count in waiting:
+        if item_id is not None:
+            per_item[item_id] += count
+        elif work_id is not None:
+            per_work[work_id] += count
+    grouped: dict[int, list[ItemView]] = defaultdict(list)
+    for item, due in rows:
+        queue = per_item[item.id] + per_work[item.work_id]
+        grouped[item.work_id].append(ItemView(item=item, due_date=due, hold_queue=queue))
+    return grouped
+
+
+@dataclass(frozen=True)
+class ItemView:
+    item: Item
+    due_date: date | None
+    hold_queue: int

@@ -1,0 +1,40 @@
+"""What every resolver receives: the actor, business time, loaders and the service parts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.requests import Request
+from starlette.responses import Response
+from strawberry.types import Info as StrawberryInfo
+
+from kallimachos.api.settings import Settings
+from kallimachos.domain.actors import Actor
+from kallimachos.domain.clock import Clock
+from kallimachos.schema.loaders import Loaders
+from kallimachos.search.backend import SearchBackend
+
+
+@dataclass
+class Services:
+    """Long-lived parts opened by the application lifespan."""
+
+    settings: Settings
+    sessions: async_sessionmaker[AsyncSession]
+    search: SearchBackend
+    clock: Clock
+
+
+@dataclass
+class Context:
+    request: Request | None
+    response: Response | None
+    actor: Actor
+    now: datetime
+    services: Services
+    loaders: Loaders
+
+
+Info = StrawberryInfo[Context, None]
