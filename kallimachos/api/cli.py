@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kallimachos.api.settings import Settings
 from kallimachos.api.tokens import TokenError, issue_token, resolve_secret
@@ -25,11 +29,26 @@ from kallimachos.db.models import Branch, Library, Patron
 from kallimachos.domain.actors import Actor, ActorKind
 from kallimachos.domain.clock import SystemClock
 from kallimachos.policies import PolicyFileError, PolicySet, load_policies
-from kallimachos.services import patron_import
+from kallimachos.indexer.outbox import drain_all
+from kallimachos.indexer.reader import UnreadableFile
+from kallimachos.search.backend import SearchBackend, SearchUnavailable
+from kallimachos.search.factory import make_search
+from kallimachos.services import marc_import, patron_import
 from kallimachos.services.library_sync import sync_libraries
+from kallimachos.services.loanable import item_loanable
+from kallimachos.services.reindex import rebuild_index
 
 EXIT_BAD_INPUT = 2
-DEMO_PATRONS = Path(__file__).resolve().parent.parent / "demo" / "patrons.csv"
+DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
+DEMO_PATRONS = DEMO_DIR / "patrons.csv"
+DEMO_RECORDS = (  # file, library, default branch (see kallimachos/demo/PROVENANCE.md)
+    ("UOC.marcxml", "UOC", "UOC-HER"),
+    ("AEG.marcxml", "AEG", "AEG-MYT"),
+    ("TUC.mrc", "TUC", "TUC"),
+    ("CUT.mrc", "CUT", "CUT"),
+    ("greek-agora.marcxml", "UOC", "UOC-RET"),
+    ("greek-agora.marcxml", "CUT", "CUT"),
+)
 CLI_ACTOR = Actor(ActorKind.ADMIN, token_id="cli")
 
 T = TypeVar("T")
@@ -122,6 +141,119 @@ async def _save_patrons(
         await engine.dispose()
 
 
+# --- import marc / index rebuild -------------------------------------------------------
+
+EXIT_RECORDS_SKIPPED = 3
+
+
+def cmd_import_marc(
+    settings: Settings, paths: list[Path], library: str, branch: str | None, fmt: str
+) -> int:
+    unreadable = [f"cannot read {p}" for p in paths if not p.is_file() or not os.access(p, os.R_OK)]
+    if unreadable:
+        raise CliError(*unreadable)
+    policies = load_policy_set(settings)
+    return _run(lambda: _import_marc(settings, policies, paths, library, branch, fmt))
+
+
+async def _import_marc(
+    settings: Settings,
+    policies: PolicySet,
+    paths: list[Path],
+    library: str,
+    branch: str | None,
+    fmt: str,
+) -> int:
+    engine = make_engine(settings.database_url)
+    sessions = make_sessionmaker(engine)
+    search = make_search(settings)
+    skipped = 0
+    try:
+        async with sessions() as session:
+            try:
+                await marc_import.resolve_target(session, library, branch)
+            except marc_import.UnknownLibrary as exc:
+                raise CliError(str(exc)) from exc
+            except SQLAlchemyError as exc:
+                raise CliError(f"database not ready ({exc.__class__.__name__}); run init") from exc
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed} records"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+            disable=not sys.stderr.isatty(),
+        ) as progress:
+            for path in paths:
+                task = progress.add_task(path.name, total=None)
+                try:
+                    report = await marc_import.import_file(
+                        sessions,
+                        path,
+                        library_code=library,
+                        branch_code=branch,
+                        fmt=fmt,
+                        actor=CLI_ACTOR,
+                        now=SystemClock().now(),
+                        on_progress=lambda n, t=task: progress.advance(t, n),
+                    )
+                except UnreadableFile as exc:
+                    raise CliError(f"{path}: {exc}") from exc
+                for problem in report.problems:
+                    print(f"kallimachos: skipped: {problem}", file=sys.stderr)
+                skipped += len(report.problems)
+                print(
+                    f"{path}: {report.records_new} new, {report.records_updated} updated, "
+                    f"{report.records_unchanged} unchanged, {len(report.problems)} skipped; "
+                    f"{report.items_new} new items, {report.works_new} new works"
+                )
+        await _drain(sessions, search, policies)
+    finally:
+        await search.close()
+        await engine.dispose()
+    return EXIT_RECORDS_SKIPPED if skipped else 0
+
+
+async def _drain(
+    sessions: async_sessionmaker[AsyncSession], search: SearchBackend, policies: PolicySet
+) -> None:
+    try:
+        await search.ensure_index()
+        drained = await drain_all(
+            sessions, search, item_loanable(policies), now=SystemClock().now()
+        )
+    except SearchUnavailable as exc:
+        print(
+            f"kallimachos: warning: search index not updated ({exc}); "
+            "it catches up when the service runs or with `index rebuild`",
+            file=sys.stderr,
+        )
+        return
+    print(f"search index updated ({drained} changes)")
+
+
+def cmd_index_rebuild(settings: Settings) -> None:
+    policies = load_policy_set(settings)
+    _run(lambda: _rebuild(settings, policies))
+
+
+async def _rebuild(settings: Settings, policies: PolicySet) -> None:
+    engine = make_engine(settings.database_url)
+    sessions = make_sessionmaker(engine)
+    search = make_search(settings)
+    try:
+        count = await rebuild_index(sessions, search, item_loanable(policies))
+    except SearchUnavailable as exc:
+        raise CliError(f"search engine unavailable: {exc}") from exc
+    except SQLAlchemyError as exc:
+        raise CliError(f"database not ready ({exc.__class__.__name__}); run init") from exc
+    finally:
+        await search.close()
+        await engine.dispose()
+    print(f"search index rebuilt: {count} works ({search.engine})")
+
+
 # --- token issue ----------------------------------------------------------------------
 
 
@@ -202,9 +334,16 @@ def cmd_serve(settings: Settings, host: str, port: int, workers: int) -> None:
     uvicorn.run(create_app(settings), host=host, port=port)
 
 
-def cmd_demo(settings: Settings, host: str, port: int) -> None:
+def load_demo(settings: Settings) -> None:
+    """Init, then the sample patrons and the four members' records, through the real import."""
     cmd_init(settings)
     cmd_import_patrons(settings, DEMO_PATRONS)
+    for name, library, branch in DEMO_RECORDS:
+        cmd_import_marc(settings, [DEMO_DIR / name], library, branch, "auto")
+
+
+def cmd_demo(settings: Settings, host: str, port: int) -> None:
+    load_demo(settings)
     print(f"demo consortium ready: GraphiQL at http://{host}:{port}/graphql", flush=True)
     cmd_serve(settings, host, port, workers=1)
 
@@ -232,6 +371,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     patrons = imports.add_parser("patrons", help="import patrons from CSV")
     patrons.add_argument("file", type=Path)
+    marc = imports.add_parser("marc", help="import MARC21/MARCXML/UNIMARC records and holdings")
+    marc.add_argument("paths", type=Path, nargs="+", metavar="PATH")
+    marc.add_argument("--library", required=True)
+    marc.add_argument("--branch")
+    marc.add_argument(
+        "--format", dest="fmt", default="auto", choices=["auto", "marc21", "marcxml", "unimarc"]
+    )
+
+    index = commands.add_parser("index", help="search index").add_subparsers(
+        dest="action", required=True
+    )
+    index.add_parser("rebuild", help="rebuild the search index from the database")
 
     token = commands.add_parser("token", help="bearer tokens").add_subparsers(
         dest="action", required=True
@@ -246,8 +397,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    return main_with_settings(argv, Settings())
+
+
+def main_with_settings(argv: Sequence[str] | None, settings: Settings) -> int:
+    """Run one command with explicit settings (tests use this instead of the environment)."""
     args = build_parser().parse_args(argv)
-    settings = Settings()
     try:
         if args.command == "init":
             cmd_init(settings)
@@ -257,6 +412,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             cmd_demo(settings, args.host, args.port)
         elif args.command == "import" and args.what == "patrons":
             cmd_import_patrons(settings, args.file)
+        elif args.command == "import" and args.what == "marc":
+            return cmd_import_marc(settings, args.paths, args.library, args.branch, args.fmt)
+        elif args.command == "index" and args.action == "rebuild":
+            cmd_index_rebuild(settings)
         elif args.command == "token" and args.action == "issue":
             cmd_token_issue(settings, args)
     except CliError as exc:

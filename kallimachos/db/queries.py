@@ -10,7 +10,7 @@ from datetime import date
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kallimachos.db.models import Branch, Hold, Item, Library, Loan, Patron, Work
+from kallimachos.db.models import BibRecord, Branch, Hold, Item, Library, Loan, Patron, Work
 
 
 async def libraries(session: AsyncSession, *, roles: Sequence[str]) -> list[Library]:
@@ -102,3 +102,25 @@ class ItemView:
     item: Item
     due_date: date | None
     hold_queue: int
+
+
+async def item_views_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, ItemView]:
+    """Copies by id, with due date and queue length (same shape as :func:`items_by_work`)."""
+    work_ids = list(
+        await session.scalars(select(Item.work_id).where(Item.id.in_(ids)).distinct())
+    )
+    by_work = await items_by_work(session, work_ids)
+    wanted = set(ids)
+    return {v.item.id: v for views in by_work.values() for v in views if v.item.id in wanted}
+
+
+async def records_by_work(
+    session: AsyncSession, work_ids: Sequence[int]
+) -> dict[int, list[BibRecord]]:
+    result = await session.scalars(
+        select(BibRecord).where(BibRecord.work_id.in_(work_ids)).order_by(BibRecord.id)
+    )
+    grouped: dict[int, list[BibRecord]] = defaultdict(list)
+    for row in result:
+        grouped[row.work_id].append(row)
+    return grouped

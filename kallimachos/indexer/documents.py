@@ -24,9 +24,7 @@ async def build_documents(
     session: AsyncSession, work_ids: Sequence[int], loanable: ItemLoanable
 ) -> tuple[list[WorkDocument], list[int]]:
     """Documents for the works that exist, and the ids of those that no longer do."""
-    works = {
-        w.id: w for w in await session.scalars(select(Work).where(Work.id.in_(work_ids)))
-    }
+    works = {w.id: w for w in await session.scalars(select(Work).where(Work.id.in_(work_ids)))}
     rows = (
         await session.execute(
             select(Item, Library.code)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -13,6 +13,8 @@ from strawberry.types import Info as StrawberryInfo
 from kallimachos.api.settings import Settings
 from kallimachos.domain.actors import Actor
 from kallimachos.domain.clock import Clock
+from kallimachos.indexer.documents import ItemLoanable
+from kallimachos.policies import PolicySet
 from kallimachos.schema.loaders import Loaders
 from kallimachos.search.backend import SearchBackend
 
@@ -25,6 +27,9 @@ class Services:
     sessions: async_sessionmaker[AsyncSession]
     search: SearchBackend
     clock: Clock
+    policies: PolicySet
+    loanable: ItemLoanable
+    library_codes: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -4,8 +4,9 @@ Business refusals are *not* here: mutations return them as ``userErrors`` with t
 RULES.md ID that refused.  These are for requests the API itself rejects::
 
     ApiError
-    ├── Forbidden        (FORBIDDEN)        the actor may not see or do this
-    └── InvalidArgument  (BAD_USER_INPUT)   an argument is out of range or malformed
+    ├── Forbidden        (FORBIDDEN)           the actor may not see or do this
+    ├── InvalidArgument  (BAD_USER_INPUT)      an argument is out of range or malformed
+    └── SearchFailed     (SEARCH_UNAVAILABLE)  the search engine cannot be reached
 """
 
 from __future__ import annotations
@@ -26,3 +27,9 @@ class Forbidden(ApiError):
 
 class InvalidArgument(ApiError):
     code = "BAD_USER_INPUT"
+
+
+class SearchFailed(ApiError):
+    """The catalogue search engine is down; circulation is unaffected."""
+
+    code = "SEARCH_UNAVAILABLE"

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 
 from kallimachos.db import queries
-from kallimachos.db.models import Branch, Library, Patron
+from kallimachos.db.models import BibRecord, Branch, Library, Patron, Work
+from kallimachos.db.queries import ItemView
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -54,4 +55,14 @@ class Loaders:
         )
         self.patron = DataLoader[int, Patron | None](
             load_fn=_Batch(sessions, queries.patrons_by_id)
+        )
+        self.work = DataLoader[int, Work | None](load_fn=_Batch(sessions, queries.works_by_id))
+        self.items_of_work = DataLoader[int, list[ItemView] | None](
+            load_fn=_Batch(sessions, queries.items_by_work, missing=list)
+        )
+        self.item = DataLoader[int, ItemView | None](
+            load_fn=_Batch(sessions, queries.item_views_by_id)
+        )
+        self.records_of_work = DataLoader[int, list[BibRecord] | None](
+            load_fn=_Batch(sessions, queries.records_by_work, missing=list)
         )

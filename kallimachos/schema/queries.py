@@ -9,6 +9,8 @@ from kallimachos.db import queries
 from kallimachos.domain.actors import ActorKind
 from kallimachos.schema.context import Info
 from kallimachos.schema.errors import Forbidden, InvalidArgument
+from kallimachos.schema.catalogue import Work, WorkConnection, WorkFilter
+from kallimachos.schema.search_query import run_search
 from kallimachos.schema.types import Library, LibraryRole, Patron
 
 
@@ -39,6 +41,30 @@ class Query:
         for row in rows:
             info.context.loaders.library.prime(row.id, row)
         return [Library.from_row(row) for row in rows]
+
+    @strawberry.field(
+        description="Search the union catalogue: every member's holdings as one result list."
+    )
+    async def search(
+        self,
+        info: Info,
+        query: str | None = None,
+        filter: WorkFilter | None = None,  # noqa: A002 - the public API name
+        first: int = 20,
+        after: str | None = None,
+    ) -> WorkConnection:
+        return await run_search(info, query, filter, first, after)
+
+    @strawberry.field(description="A work by its global ID.")
+    async def work(self, info: Info, id: strawberry.ID) -> Work | None:  # noqa: A002
+        try:
+            type_name, node_id = relay.from_base64(id)
+        except Exception as exc:
+            raise InvalidArgument(f"id {id!r} is not a global ID") from exc
+        if type_name != "Work" or not node_id.isdigit():
+            raise InvalidArgument(f"id {id!r} is not a Work ID")
+        row = await info.context.loaders.work.load(int(node_id))
+        return Work.from_row(row) if row is not None else None
 
     @strawberry.field(
         description=(

@@ -19,20 +19,25 @@ from kallimachos.domain.actors import Actor
 from kallimachos.services.events import record_event
 
 
+class Names(Protocol):
+    @property
+    def el(self) -> str: ...
+    @property
+    def en(self) -> str: ...
+
+
 class BranchSpec(Protocol):
     @property
     def code(self) -> str: ...
     @property
-    def name(self) -> str: ...
+    def name(self) -> Names: ...
 
 
 class LibrarySpec(Protocol):
     @property
     def code(self) -> str: ...
     @property
-    def name(self) -> str: ...
-    @property
-    def name_el(self) -> str | None: ...
+    def name(self) -> Names: ...
     @property
     def country(self) -> str: ...
     @property
@@ -62,8 +67,8 @@ async def sync_libraries(
             library = Library(code=spec.code)
             session.add(library)
             new_libraries += 1
-        library.name = spec.name
-        library.name_el = spec.name_el
+        library.name = spec.name.en
+        library.name_el = spec.name.el
         library.country = spec.country
         library.role = str(spec.role)
         library.currency = spec.currency
@@ -76,7 +81,7 @@ async def sync_libraries(
                 new_branches += 1
             elif branch.library_id != library.id:
                 raise ValueError(f"branch {branch_spec.code} already belongs to another library")
-            branch.name = branch_spec.name
+            branch.name = branch_spec.name.en
     if new_libraries or new_branches:
         record_event(
             session,

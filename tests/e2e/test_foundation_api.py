@@ -111,7 +111,7 @@ async def test_invalid_token_is_refused_with_401(client: AsyncClient) -> None:
 
 async def test_token_signed_with_another_secret_is_refused(client: AsyncClient) -> None:
     forged = issue_token(
-        Actor(ActorKind.ADMIN), "another-secret", now=datetime.now(UTC), ttl=timedelta(hours=1)
+        Actor(ActorKind.ADMIN), "another-secret-that-is-long-enough-for-hs256", now=datetime.now(UTC), ttl=timedelta(hours=1)
     )
     body = await gql(client, LIBRARIES, token=forged)
     assert body["_status"] == 401
@@ -141,7 +141,10 @@ async def test_business_time_header_without_timezone_is_refused(client: AsyncCli
 
 
 async def test_query_deeper_than_the_limit_is_refused(client: AsyncClient) -> None:
-    deep = "{ libraries { branches { library { branches { library { branches { library { branches { library { branches { library { branches { library { code } } } } } } } } } } } } }"
+    nested = "code"
+    for _ in range(7):
+        nested = f"branches {{ library {{ {nested} }} }}"
+    deep = f"{{ libraries {{ {nested} }} }}"
     body = await gql(client, deep)
     assert body["data"] is None
     assert "exceeds maximum operation depth" in body["errors"][0]["message"]  # type: ignore[index]

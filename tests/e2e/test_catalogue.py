@@ -1,0 +1,313 @@
+"""The union catalogue on the demo consortium, through GraphQL, on both search engines.
+
+The demo is loaded once per engine through the real import path (``load_demo``).
+Expected values are computed from the database or from the source records, not typed in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy import event, func, select, update
+
+from kallimachos.api import cli
+from kallimachos.api.app import create_app
+from kallimachos.api.settings import Settings
+from kallimachos.db.engine import make_engine, make_sessionmaker
+from kallimachos.db.models import BibRecord, Item, Library, Work
+from kallimachos.domain.actors import SYSTEM
+from kallimachos.domain.clock import SystemClock
+from kallimachos.services.events import record_event
+from tests.conftest import TEST_SECRET, gql, require_service
+
+ENGINES = [
+    "embedded",
+    pytest.param("opensearch", marks=[pytest.mark.integration, pytest.mark.opensearch]),
+]
+
+SEARCH = """
+query($q: String, $f: WorkFilter, $first: Int = 20, $after: String) {
+  search(query: $q, filter: $f, first: $first, after: $after) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    facets { field values { value count } }
+    edges { cursor node { id title isbns language materialType
+      holdings { library { code } loanableCount availableCount
+                 items { barcode status loanable collection branch { code } } } } }
+  }
+}"""
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('demo') / 'demo.sqlite3'}"
+    settings = Settings(database_url=url, secret=TEST_SECRET, clock_override=True)
+    index = None
+    if request.param == "opensearch":
+        os_url = require_service("KALLIMACHOS_TEST_OPENSEARCH_URL", "OpenSearch")
+        index = f"k-test-{uuid.uuid4().hex[:10]}"
+        settings = settings.model_copy(update={"opensearch_url": os_url, "opensearch_index": index})
+    cli.load_demo(settings)
+    yield settings
+    if index is not None:
+        from opensearchpy import OpenSearch
+
+        client = OpenSearch(hosts=[settings.opensearch_url])
+        client.indices.delete(index=f"{index}*", ignore=[404])
+        client.close()
+
+
+@pytest.fixture
+async def http(demo: Settings) -> AsyncIterator[AsyncClient]:
+    app = create_app(demo, drain_outbox=True)
+    async with app.router.lifespan_context(app):
+        async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
+            client.app = app  # type: ignore[attr-defined]
+            yield client
+
+
+def _db(settings: Settings, work):  # type: ignore[no-untyped-def]
+    async def run():  # type: ignore[no-untyped-def]
+        engine = make_engine(settings.database_url)
+        try:
+            async with make_sessionmaker(engine).begin() as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+async def _adb(settings: Settings, work):  # type: ignore[no-untyped-def]
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_sessionmaker(engine).begin() as session:
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+def _search_body(body: dict[str, object]) -> dict:  # type: ignore[type-arg]
+    assert "errors" not in body, body.get("errors")
+    return body["data"]["search"]  # type: ignore[index]
+
+
+async def test_greek_query_finds_the_greek_record_held_by_uoc_and_cut(http: AsyncClient) -> None:
+    for text in ("αγορα μεσογειο", "ΑΓΟΡΆ ΜΕΣΌΓΕΙΟ", "Η αγορά στη Μεσόγειο"):
+        result = _search_body(await gql(http, SEARCH, {"q": text}))
+        assert result["totalCount"] >= 1, text
+        top = result["edges"][0]["node"]
+        assert "9789608838765" in top["isbns"]
+        assert {h["library"]["code"] for h in top["holdings"]} == {"UOC", "CUT"}
+
+
+async def test_isbn_with_hyphens_finds_the_work_as_text_and_as_filter(http: AsyncClient) -> None:
+    for variables in ({"q": "978-960-88387-6-5"}, {"f": {"isbn": "960-88387-6-2"}}):
+        result = _search_body(await gql(http, SEARCH, variables))
+        assert result["totalCount"] == 1
+        assert "9789608838765" in result["edges"][0]["node"]["isbns"]
+
+
+async def test_library_facet_counts_match_the_database(http: AsyncClient, demo: Settings) -> None:
+    async def held(session):  # type: ignore[no-untyped-def]
+        rows = await session.execute(
+            select(Library.code, func.count(func.distinct(Item.work_id)))
+            .join(Item, Item.library_id == Library.id)
+            .group_by(Library.code)
+        )
+        return dict(rows.all())
+
+    expected = await _adb(demo, held)
+    result = _search_body(await gql(http, SEARCH, {"first": 1}))
+    facets = {f["field"]: f["values"] for f in result["facets"]}
+    assert {v["value"]: v["count"] for v in facets["library"]} == expected
+    assert set(facets) == {"library", "language", "materialType", "year"}
+    assert sum(v["count"] for v in facets["materialType"]) == result["totalCount"]
+
+
+async def test_library_filter_and_facets_narrow_together(http: AsyncClient) -> None:
+    everything = _search_body(await gql(http, SEARCH, {"first": 1}))
+    tuc = _search_body(await gql(http, SEARCH, {"f": {"libraries": ["TUC"]}, "first": 100}))
+    tuc_facet = next(
+        v["count"]
+        for f in everything["facets"]
+        if f["field"] == "library"
+        for v in f["values"]
+        if v["value"] == "TUC"
+    )
+    assert tuc["totalCount"] == tuc_facet
+    for edge in tuc["edges"]:
+        assert "TUC" in {h["library"]["code"] for h in edge["node"]["holdings"]}
+
+
+async def test_duplicates_across_libraries_are_one_work_and_louis_armstrong_is_not_merged(
+    demo: Settings,
+) -> None:
+    async def clusters(session):  # type: ignore[no-untyped-def]
+        rows = (
+            await session.execute(
+                select(BibRecord.work_id, Library.code, BibRecord.title, BibRecord.matched_by)
+                .join(Library, Library.id == BibRecord.library_id)
+            )
+        ).all()
+        return rows
+
+    rows = await _adb(demo, clusters)
+    by_work: dict[int, set[str]] = {}
+    for work_id, code, _title, _matched in rows:
+        by_work.setdefault(work_id, set()).add(code)
+    # UOC and AEG share Koha records 100-149; TUC and CUT share jazz 60-119
+    assert sum(1 for libs in by_work.values() if {"UOC", "AEG"} <= libs) >= 50
+    assert sum(1 for libs in by_work.values() if {"TUC", "CUT"} <= libs) >= 60
+    # every multi-library work says why its records joined
+    assert all(m for _, _, _, m in rows)
+    armstrong = [(w, code, t) for w, code, t, _ in rows if "armstrong" in t.lower()]
+    assert len({w for w, _, _ in armstrong}) >= 2, armstrong
+
+
+async def test_loanable_only_follows_the_owning_library_policy(http: AsyncClient, demo: Settings) -> None:
+    """A work whose only copies are in a non-lending collection disappears from loanableOnly."""
+    first = _search_body(await gql(http, SEARCH, {"f": {"libraries": ["AEG"]}, "first": 100}))
+    target = next(
+        e["node"]
+        for e in first["edges"]
+        if {h["library"]["code"] for h in e["node"]["holdings"]} == {"AEG"}
+    )
+    work_id = int(_db_id(target["id"]))
+
+    async def make_reference(session):  # type: ignore[no-untyped-def]
+        await session.execute(update(Item).where(Item.work_id == work_id).values(collection="reference"))
+        now = SystemClock().now()
+        record_event(
+            session, actor=SYSTEM, now=now, recorded_at=now, aggregate_type="work",
+            aggregate_id=work_id, kind="items.reclassified", payload={"work_ids": [work_id]},
+        )
+
+    await _adb(demo, make_reference)
+    seen = await _poll_until_absent(http, target["id"], {"libraries": ["AEG"], "loanableOnly": True})
+    assert seen is False
+    # the holdings on the page say why: live loanability from the policy, not the index
+    result = _search_body(await gql(http, SEARCH, {"q": target["title"][:40], "first": 100}))
+    node = next(e["node"] for e in result["edges"] if e["node"]["id"] == target["id"])
+    assert all(not i["loanable"] for h in node["holdings"] for i in h["items"])
+    assert all(h["loanableCount"] == 0 for h in node["holdings"])
+
+
+async def test_available_only_follows_item_status_through_the_outbox(
+    http: AsyncClient, demo: Settings
+) -> None:
+    result = _search_body(await gql(http, SEARCH, {"f": {"libraries": ["TUC"], "availableOnly": True}, "first": 100}))
+    target = next(
+        e["node"] for e in result["edges"]
+        if {h["library"]["code"] for h in e["node"]["holdings"]} == {"TUC"}
+    )
+    work_id = int(_db_id(target["id"]))
+
+    async def lend_all(session):  # type: ignore[no-untyped-def]
+        await session.execute(update(Item).where(Item.work_id == work_id).values(status="ON_LOAN"))
+        now = SystemClock().now()
+        record_event(
+            session, actor=SYSTEM, now=now, recorded_at=now, aggregate_type="work",
+            aggregate_id=work_id, kind="items.lent", payload={"work_ids": [work_id]},
+        )
+
+    await _adb(demo, lend_all)
+    assert await _poll_until_absent(http, target["id"], {"libraries": ["TUC"], "availableOnly": True}) is False
+
+
+async def _poll_until_absent(http: AsyncClient, node_id: str, work_filter: dict) -> bool:  # type: ignore[type-arg]
+    """Search until the work leaves the filtered results (the drainer runs in the app)."""
+    for _ in range(200):
+        result = _search_body(await gql(http, SEARCH, {"f": work_filter, "first": 100}))
+        ids = {e["node"]["id"] for e in result["edges"]}
+        if node_id not in ids:
+            return False
+        await asyncio.sleep(0.05)  # polling for an asynchronous outcome, bounded at 10 s
+    return True
+
+
+def _db_id(global_id: str) -> str:
+    import base64
+
+    return base64.b64decode(global_id).decode().split(":", 1)[1]
+
+
+async def test_sql_statements_per_page_do_not_grow_with_page_size(http: AsyncClient) -> None:
+    engine = http.app.state.parts.engine  # type: ignore[attr-defined]
+    counts = []
+    for size in (5, 50):
+        statements: list[str] = []
+
+        def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+            statements.append(statement)
+
+        event.listen(engine.sync_engine, "before_cursor_execute", count)
+        try:
+            result = _search_body(await gql(http, SEARCH, {"first": size}))
+        finally:
+            event.remove(engine.sync_engine, "before_cursor_execute", count)
+        assert len(result["edges"]) == size
+        counts.append(len(statements))
+    assert counts[0] == counts[1], counts
+
+
+async def test_pages_follow_cursors_without_overlap(http: AsyncClient) -> None:
+    first = _search_body(await gql(http, SEARCH, {"first": 7}))
+    second = _search_body(
+        await gql(http, SEARCH, {"first": 7, "after": first["pageInfo"]["endCursor"]})
+    )
+    ids_1 = [e["node"]["id"] for e in first["edges"]]
+    ids_2 = [e["node"]["id"] for e in second["edges"]]
+    assert len(ids_2) == 7 and not set(ids_1) & set(ids_2)
+    assert first["pageInfo"]["hasNextPage"] is True
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"first": 0}, "first must be between 1 and 100"),
+        ({"first": 101}, "first must be between 1 and 100"),
+        ({"after": "bm90LWEtY3Vyc29y"}, "is not a cursor"),
+        ({"f": {"isbn": "12345"}}, "is not a valid ISBN"),
+        ({"f": {"yearFrom": 2000, "yearTo": 1990}}, "yearFrom is after"),
+    ],
+)
+async def test_invalid_search_arguments_get_clear_errors(
+    http: AsyncClient, variables: dict, message: str  # type: ignore[type-arg]
+) -> None:
+    body = await gql(http, SEARCH, variables)
+    assert body["data"] is None
+    assert message in body["errors"][0]["message"]  # type: ignore[index]
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"  # type: ignore[index]
+
+
+async def test_work_query_lists_records_and_why_they_joined(http: AsyncClient) -> None:
+    result = _search_body(await gql(http, SEARCH, {"q": "9789608838765"}))
+    work_id = result["edges"][0]["node"]["id"]
+    body = await gql(
+        http,
+        "query($id: ID!) { work(id: $id) { title records { library { code } matchedBy } } }",
+        {"id": work_id},
+    )
+    records = body["data"]["work"]["records"]  # type: ignore[index]
+    assert {r["library"]["code"] for r in records} == {"UOC", "CUT"}
+    assert any(r["matchedBy"].startswith("isbn:") for r in records)
+
+
+def test_index_rebuild_keeps_every_work_searchable(demo: Settings, tmp_path: Path) -> None:
+    total_works = _db(demo, lambda s: s.scalar(select(func.count()).select_from(Work)))
+    assert cli.main_with_settings(["index", "rebuild"], demo) == 0
+
+    async def count() -> int:
+        app = create_app(demo, drain_outbox=False)
+        async with app.router.lifespan_context(app):
+            async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as c:
+                body = await gql(c, "{ search(first: 1) { totalCount } }")
+        return int(body["data"]["search"]["totalCount"])  # type: ignore[index]
+
+    assert asyncio.run(count()) == total_works
