@@ -44,7 +44,7 @@ def loanability(library: MemberLibrary, copy: CopyFacts) -> Loanability:
         return Loanability(False, f"the copy is {copy.status.lower()}")
     if copy.collection not in COLLECTION_CODES:
         return Loanability(False, f"unknown collection {copy.collection!r}")
-    collection = library.collections.get(copy.collection)  # type: ignore[arg-type]
+    collection = library.collections.get(copy.collection)
     if not collection.loanable:
         return Loanability(
             False,

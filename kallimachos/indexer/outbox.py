@@ -4,7 +4,7 @@ Every event that changes what the catalogue shows carries ``payload.work_ids``. 
 reads undrained events in order, rebuilds those works' documents from the database (the
 source of truth), writes them to the index, and only then marks the events drained.  A
 crash in between means the same works are indexed again: harmless, nothing lost.
-On PostgreSQL, concurrent drainers skip each other's rows (``FOR UPDATE SKIP LOCKED``).
+Two drainers (several workers) may index the same works twice; also harmless.
 """
 
 from __future__ import annotations
@@ -32,28 +32,34 @@ async def drain_once(
     now: datetime,
     limit: int = 500,
 ) -> int:
-    """Index the works named by up to ``limit`` undrained events; returns events drained."""
-    async with sessions.begin() as session:
-        query = (
-            select(Event.id, Event.payload)
-            .where(Event.indexed_at.is_(None))
-            .order_by(Event.id)
-            .limit(limit)
-        )
-        if session.bind.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        rows = (await session.execute(query)).all()
+    """Index the works named by up to ``limit`` undrained events; returns events drained.
+
+    Three short steps, none holding a database lock while the search engine works (the
+    embedded index may live in the same SQLite file): read events and build documents,
+    write the index, then mark exactly those events drained.
+    """
+    async with sessions() as session:
+        rows = (
+            await session.execute(
+                select(Event.id, Event.payload)
+                .where(Event.indexed_at.is_(None))
+                .order_by(Event.id)
+                .limit(limit)
+            )
+        ).all()
         if not rows:
             return 0
         work_ids = sorted(
             {int(w) for _, payload in rows for w in (payload or {}).get("work_ids", [])}
         )
-        if work_ids:
-            documents, gone = await build_documents(session, work_ids, loanable)
-            if documents:
-                await search.index_works(documents)
-            if gone:
-                await search.delete_works(gone)
+        documents, gone = (
+            await build_documents(session, work_ids, loanable) if work_ids else ([], [])
+        )
+    if documents:
+        await search.index_works(documents)
+    if gone:
+        await search.delete_works(gone)
+    async with sessions.begin() as session:
         await session.execute(
             update(Event).where(Event.id.in_([r.id for r in rows])).values(indexed_at=now)
         )

@@ -124,6 +124,7 @@ async def import_file(
 ) -> ImportReport:
     """Stream ``path`` into the store; returns what happened (raises only for bad targets)."""
     report = ImportReport()
+    seen_keys: dict[str, int] = {}
     async with sessions() as session:
         target = await resolve_target(session, library_code, branch_code)
     for batch in _batches(iter_records(path, fmt), BATCH_SIZE):
@@ -133,8 +134,11 @@ async def import_file(
                     report.problems.append(ImportProblem(str(path), entry.position, entry.reason))
                     continue
                 try:
+                    source_key = _unique_in_file(_source_key(entry), seen_keys)
                     async with session.begin_nested():
-                        await _import_record(session, target, entry, report, actor=actor, now=now)
+                        await _import_record(
+                            session, target, entry, source_key, report, actor=actor, now=now
+                        )
                 except (SQLAlchemyError, ValueError) as exc:
                     report.problems.append(
                         ImportProblem(str(path), entry.position, f"not stored: {exc}")
@@ -142,6 +146,17 @@ async def import_file(
         if on_progress is not None:
             on_progress(len(batch))
     return report
+
+
+def _unique_in_file(key: str, seen: dict[str, int]) -> str:
+    """A control number repeated inside one file names distinct records: number them.
+
+    The numbering follows the file's order, so importing the same file again gives the
+    same keys (idempotent) and no record overwrites another.
+    """
+    count = seen.get(key, 0) + 1
+    seen[key] = count
+    return key if count == 1 else f"{key}#{count}"
 
 
 def _source_key(record: ParsedRecord) -> str:
@@ -167,12 +182,12 @@ async def _import_record(
     session: AsyncSession,
     target: ImportTarget,
     record: ParsedRecord,
+    source_key: str,
     report: ImportReport,
     *,
     actor: Actor,
     now: datetime,
 ) -> None:
-    source_key = _source_key(record)
     content_hash = _hash(record.raw)
     existing = await session.scalar(
         select(BibRecord).where(
