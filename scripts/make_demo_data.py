@@ -32,8 +32,12 @@ def raw_records(path: Path) -> list[bytes]:
     return [chunk + b"\x1d" for chunk in data.split(b"\x1d") if chunk.strip()]
 
 
-def koha_subset(indices: list[int], branch_for: dict[str, str] | None, spread: list[str] | None) -> bytes:
-    records = pymarc.parse_xml_to_array(str(SHARED / "koha-misc4dev" / "DERIVED_koha_sample_biblios_with_952.marcxml"))
+def koha_subset(
+    indices: list[int], branch_for: dict[str, str] | None, spread: list[str] | None
+) -> bytes:
+    records = pymarc.parse_xml_to_array(
+        str(SHARED / "koha-misc4dev" / "DERIVED_koha_sample_biblios_with_952.marcxml")
+    )
     out = io.BytesIO()
     writer = pymarc.XMLWriter(out)
     for index in indices:
@@ -54,13 +58,13 @@ def main() -> int:
     if not SHARED.is_dir():
         print("needs ../shared/data/bib beside the repository", file=sys.stderr)
         return 1
-    uoc = list(range(150)) + [289, 298, 324]
+    uoc = [*range(150), 289, 298, 324]
     (OUT / "UOC.marcxml").write_bytes(
         koha_subset(uoc, {"MPL": "UOC-HER", "CPL": "UOC-RET", "FPL": "UOC-HER"}, None)
     )
     (OUT / "AEG.marcxml").write_bytes(koha_subset(list(range(100, 260)), None, AEG_BRANCHES))
     jazz = raw_records(SHARED / "evergreen" / "jazz_1k.mrc")
-    tuc = list(range(120)) + [188, 376, 854, 896]
+    tuc = [*range(120), 188, 376, 854, 896]
     (OUT / "TUC.mrc").write_bytes(b"".join(jazz[i] for i in tuc))
     cut = [jazz[i] for i in range(60, 180)]
     cut += raw_records(SHARED / "marc-perl" / "camel.usmarc")

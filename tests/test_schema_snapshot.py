@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from tests.conftest import REPO
-
 from kallimachos.schema import schema
+from tests.conftest import REPO
 
 
 def test_committed_sdl_matches_the_code() -> None:

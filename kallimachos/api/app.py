@@ -22,13 +22,13 @@ from kallimachos.api.settings import Settings
 from kallimachos.api.tokens import resolve_secret
 from kallimachos.db.engine import make_engine, make_sessionmaker
 from kallimachos.db.models import Library
+from kallimachos.domain.clock import Clock, SystemClock
 from kallimachos.indexer.outbox import drain_forever
 from kallimachos.policies import load_policies
-from kallimachos.services.loanable import item_loanable
-from kallimachos.domain.clock import Clock, SystemClock
 from kallimachos.schema.context import Services
 from kallimachos.search.backend import SearchBackend
 from kallimachos.search.factory import make_search
+from kallimachos.services.loanable import item_loanable
 
 log = logging.getLogger(__name__)
 

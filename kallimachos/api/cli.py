@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -28,9 +29,9 @@ from kallimachos.db.engine import make_engine, make_sessionmaker
 from kallimachos.db.models import Branch, Library, Patron
 from kallimachos.domain.actors import Actor, ActorKind
 from kallimachos.domain.clock import SystemClock
-from kallimachos.policies import PolicyFileError, PolicySet, load_policies
 from kallimachos.indexer.outbox import drain_all
-from kallimachos.indexer.reader import UnreadableFile
+from kallimachos.indexer.reader import FileFormat, UnreadableFile
+from kallimachos.policies import PolicyFileError, PolicySet, load_policies
 from kallimachos.search.backend import SearchBackend, SearchUnavailable
 from kallimachos.search.factory import make_search
 from kallimachos.services import marc_import, patron_import
@@ -147,7 +148,7 @@ EXIT_RECORDS_SKIPPED = 3
 
 
 def cmd_import_marc(
-    settings: Settings, paths: list[Path], library: str, branch: str | None, fmt: str
+    settings: Settings, paths: list[Path], library: str, branch: str | None, fmt: FileFormat
 ) -> int:
     unreadable = [f"cannot read {p}" for p in paths if not p.is_file() or not os.access(p, os.R_OK)]
     if unreadable:
@@ -162,7 +163,7 @@ async def _import_marc(
     paths: list[Path],
     library: str,
     branch: str | None,
-    fmt: str,
+    fmt: FileFormat,
 ) -> int:
     engine = make_engine(settings.database_url)
     sessions = make_sessionmaker(engine)
@@ -196,7 +197,7 @@ async def _import_marc(
                         fmt=fmt,
                         actor=CLI_ACTOR,
                         now=SystemClock().now(),
-                        on_progress=lambda n, t=task: progress.advance(t, n),
+                        on_progress=partial(progress.advance, task),
                     )
                 except UnreadableFile as exc:
                     raise CliError(f"{path}: {exc}") from exc

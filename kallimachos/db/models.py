@@ -113,6 +113,7 @@ class Work(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(Text)
+    alternate_titles: Mapped[list[str]] = mapped_column(default=list)
     authors: Mapped[list[str]] = mapped_column(default=list)
     publication_year: Mapped[int | None] = mapped_column(Integer, index=True)
     language: Mapped[str | None] = mapped_column(String(8))
@@ -148,6 +149,7 @@ class BibRecord(Base):
     matched_by: Mapped[str] = mapped_column(String(200))
     match_keys: Mapped[list[str]] = mapped_column(default=list)
     title: Mapped[str] = mapped_column(Text)
+    title_vernacular: Mapped[str | None] = mapped_column(Text)
     authors: Mapped[list[str]] = mapped_column(default=list)
     publication_year: Mapped[int | None] = mapped_column(Integer)
     isbns: Mapped[list[str]] = mapped_column(default=list)

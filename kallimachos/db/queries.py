@@ -106,9 +106,7 @@ class ItemView:
 
 async def item_views_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, ItemView]:
     """Copies by id, with due date and queue length (same shape as :func:`items_by_work`)."""
-    work_ids = list(
-        await session.scalars(select(Item.work_id).where(Item.id.in_(ids)).distinct())
-    )
+    work_ids = list(await session.scalars(select(Item.work_id).where(Item.id.in_(ids)).distinct()))
     by_work = await items_by_work(session, work_ids)
     wanted = set(ids)
     return {v.item.id: v for views in by_work.values() for v in views if v.item.id in wanted}

@@ -56,7 +56,9 @@ def loanability(library: MemberLibrary, copy: CopyFacts) -> Loanability:
             policy = library.item_flags.get(flag)
             if not policy.loanable:
                 return Loanability(
-                    False, f"the copy is flagged {flag.replace('_', ' ')}", policy.rule_for("loanable")
+                    False,
+                    f"the copy is flagged {flag.replace('_', ' ')}",
+                    policy.rule_for("loanable"),
                 )
     if copy.not_for_loan:
         return Loanability(False, "the owning catalogue marks the copy not for loan")

@@ -154,3 +154,18 @@ def title_key(record: Catalogued) -> str | None:
         edition_number(record.edition),
     )
     return "title:" + "|".join(parts)
+
+
+def shared_record_key(record: Catalogued) -> str | None:
+    """The same source record copied into two catalogues: same control number, same title.
+
+    Copy cataloguing often leaves minimal records (no ISBN, author or year) whose only
+    identity is the control number they were copied with; the title guards against two
+    libraries' unrelated local numbers colliding.
+    """
+    control = (getattr(record, "control_number", None) or "").strip()
+    title = getattr(record, "title", None)
+    if not control or not title:
+        return None
+    folded = " ".join(tokens(title))
+    return f"record:{control}|{folded}" if folded else None

@@ -45,6 +45,7 @@ async def build_documents(
         WorkDocument(
             work_id=work.id,
             title=work.title,
+            alternate_titles=tuple(work.alternate_titles),
             authors=tuple(work.authors),
             subjects=tuple(work.subjects),
             publisher=work.publisher,

@@ -110,6 +110,9 @@ class Holding:
 class Work(relay.Node):
     db_id: relay.NodeID[int]
     title: str
+    alternate_titles: list[str] = strawberry.field(
+        description="Titles in the original script (MARC 880) and other records' titles."
+    )
     authors: list[str]
     publication_year: int | None
     isbns: list[str]
@@ -123,6 +126,7 @@ class Work(relay.Node):
         return cls(
             db_id=row.id,
             title=row.title,
+            alternate_titles=list(row.alternate_titles),
             authors=list(row.authors),
             publication_year=row.publication_year,
             isbns=list(row.isbns),

@@ -7,9 +7,9 @@ from strawberry import relay
 
 from kallimachos.db import queries
 from kallimachos.domain.actors import ActorKind
+from kallimachos.schema.catalogue import Work, WorkConnection, WorkFilter
 from kallimachos.schema.context import Info
 from kallimachos.schema.errors import Forbidden, InvalidArgument
-from kallimachos.schema.catalogue import Work, WorkConnection, WorkFilter
 from kallimachos.schema.search_query import run_search
 from kallimachos.schema.types import Library, LibraryRole, Patron
 
@@ -49,14 +49,14 @@ class Query:
         self,
         info: Info,
         query: str | None = None,
-        filter: WorkFilter | None = None,  # noqa: A002 - the public API name
+        filter: WorkFilter | None = None,
         first: int = 20,
         after: str | None = None,
     ) -> WorkConnection:
         return await run_search(info, query, filter, first, after)
 
     @strawberry.field(description="A work by its global ID.")
-    async def work(self, info: Info, id: strawberry.ID) -> Work | None:  # noqa: A002
+    async def work(self, info: Info, id: strawberry.ID) -> Work | None:
         try:
             type_name, node_id = relay.from_base64(id)
         except Exception as exc:

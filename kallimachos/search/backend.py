@@ -24,6 +24,7 @@ class WorkDocument:
 
     work_id: int
     title: str
+    alternate_titles: tuple[str, ...] = ()  # vernacular (880) and other records' titles
     authors: tuple[str, ...] = ()
     subjects: tuple[str, ...] = ()
     publisher: str | None = None

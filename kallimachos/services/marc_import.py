@@ -30,9 +30,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kallimachos.db.models import BibRecord, Branch, Item, Library, Work, WorkKey
 from kallimachos.domain.actors import Actor
-from kallimachos.domain.work_keys import identifier_keys, title_key
+from kallimachos.domain.work_keys import identifier_keys, shared_record_key, title_key
+from kallimachos.indexer.extract import ParsedRecord
 from kallimachos.indexer.holdings import HoldingData
-from kallimachos.indexer.reader import ParsedRecord, RecordError, iter_records
+from kallimachos.indexer.reader import FileFormat, RecordError, iter_records
 from kallimachos.services.events import record_event
 
 BATCH_SIZE = 200
@@ -117,7 +118,7 @@ async def import_file(
     *,
     library_code: str,
     branch_code: str | None,
-    fmt: str,
+    fmt: FileFormat,
     actor: Actor,
     now: datetime,
     on_progress: Callable[[int], None] | None = None,
@@ -171,7 +172,11 @@ def _hash(raw: bytes | str) -> str:
 
 
 def _keys(record: ParsedRecord) -> list[str]:
+    """Clustering keys, strongest first: identifiers, the shared source record, the title."""
     keys = sorted(identifier_keys(record))
+    shared = shared_record_key(record)
+    if shared:
+        keys.append(shared)
     title = title_key(record)
     if title:
         keys.append(title)
@@ -209,6 +214,7 @@ async def _import_record(
         "matched_by": matched_by,
         "match_keys": keys,
         "title": record.title or "[untitled]",
+        "title_vernacular": record.title_vernacular,
         "authors": list(record.authors),
         "publication_year": record.publication_year,
         "isbns": list(record.isbns),
@@ -315,6 +321,9 @@ async def refresh_work(session: AsyncSession, work_id: int, *, now: datetime) ->
         return
     lead = records[0]
     work.title = lead.title
+    work.alternate_titles = _union(
+        [r.title_vernacular] if r.title_vernacular else [] for r in records
+    ) + [r.title for r in records if r.title != lead.title]
     work.authors = _union(r.authors for r in records)
     work.publication_year = lead.publication_year or next(
         (r.publication_year for r in records if r.publication_year), None

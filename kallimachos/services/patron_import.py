@@ -88,9 +88,8 @@ def validate_rows(
             problems.append(f"line {index}: {exc}")
             continue
         if row.card_number in seen:
-            problems.append(
-                f"line {index}: card_number {row.card_number!r} repeats line {seen[row.card_number]}"
-            )
+            first = seen[row.card_number]
+            problems.append(f"line {index}: card_number {row.card_number!r} repeats line {first}")
             continue
         seen[row.card_number] = index
         valid.append(row)

@@ -86,7 +86,9 @@ def test_bad_csv_rows_are_reported_with_line_numbers_and_nothing_is_imported(
     assert _count(env, Event) == events_before
 
 
-def test_wrong_header_is_refused(env: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_wrong_header_is_refused(
+    env: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert cli.main(["init"]) == 0
     csv_file = tmp_path / "bad.csv"
     csv_file.write_text("card,name\nX,Y\n")
@@ -94,7 +96,9 @@ def test_wrong_header_is_refused(env: Settings, tmp_path: Path, capsys: pytest.C
     assert "line 1: header must be card_number,name,email" in capsys.readouterr().err
 
 
-def test_unreadable_file_is_one_clear_line(env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unreadable_file_is_one_clear_line(
+    env: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert cli.main(["import", "patrons", "/no/such/file.csv"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("kallimachos: error: cannot read /no/such/file.csv")
@@ -106,7 +110,10 @@ def test_token_issue_prints_a_token_for_known_subjects(
     assert cli.main(["init"]) == 0
     assert cli.main(["import", "patrons", str(cli.DEMO_PATRONS)]) == 0
     capsys.readouterr()
-    assert cli.main(["token", "issue", "--role", "staff", "--library", "AEG", "--branch", "AEG-SAM"]) == 0
+    assert (
+        cli.main(["token", "issue", "--role", "staff", "--library", "AEG", "--branch", "AEG-SAM"])
+        == 0
+    )
     token = capsys.readouterr().out.strip()
     from datetime import UTC, datetime
 
@@ -121,7 +128,10 @@ def test_token_issue_prints_a_token_for_known_subjects(
     [
         (["--role", "staff", "--library", "NOPE"], "unknown member library 'NOPE'"),
         (["--role", "partner", "--library", "BL"], "unknown member library 'BL'"),
-        (["--role", "staff", "--library", "UOC", "--branch", "AEG-SAM"], "'AEG-SAM' is not a branch of UOC"),
+        (
+            ["--role", "staff", "--library", "UOC", "--branch", "AEG-SAM"],
+            "'AEG-SAM' is not a branch of UOC",
+        ),
         (["--role", "patron", "--card", "NO-SUCH-CARD"], "unknown card number 'NO-SUCH-CARD'"),
         (["--role", "patron"], "--role patron needs --card"),
         (["--role", "staff"], "--role staff needs --library"),

@@ -29,9 +29,7 @@ async def test_libraries_lists_the_four_members_with_their_branches(client: Asyn
 
 
 async def test_external_suppliers_are_listed_only_when_asked(client: AsyncClient) -> None:
-    body = await gql(
-        client, "{ libraries(includeExternalSuppliers: true) { code role } }"
-    )
+    body = await gql(client, "{ libraries(includeExternalSuppliers: true) { code role } }")
     roles = {lib["code"]: lib["role"] for lib in body["data"]["libraries"]}  # type: ignore[index]
     assert {"BL", "SUBITO", "EKT", "VDX", "CYUC"} <= set(roles)
     assert roles["BL"] == "EXTERNAL_SUPPLIER"
@@ -111,7 +109,10 @@ async def test_invalid_token_is_refused_with_401(client: AsyncClient) -> None:
 
 async def test_token_signed_with_another_secret_is_refused(client: AsyncClient) -> None:
     forged = issue_token(
-        Actor(ActorKind.ADMIN), "another-secret-that-is-long-enough-for-hs256", now=datetime.now(UTC), ttl=timedelta(hours=1)
+        Actor(ActorKind.ADMIN),
+        "another-secret-that-is-long-enough-for-hs256",
+        now=datetime.now(UTC),
+        ttl=timedelta(hours=1),
     )
     body = await gql(client, LIBRARIES, token=forged)
     assert body["_status"] == 401
@@ -162,4 +163,8 @@ async def test_health_reports_database_and_embedded_search(client: AsyncClient) 
     body = response.json()
     assert body["database"]["ok"] is True
     assert body["database"]["engine"] == "sqlite"
-    assert body["search"] == {"ok": True, "engine": "embedded-fts5", "version": body["search"]["version"]}
+    assert body["search"] == {
+        "ok": True,
+        "engine": "embedded-fts5",
+        "version": body["search"]["version"],
+    }

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 05:52:07.096928
+Create Date: 2026-11-22 06:13:05.563164
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ def upgrade() -> None:
         "works",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("title", sa.Text(), nullable=False),
+        sa.Column("alternate_titles", sa.JSON(), nullable=False),
         sa.Column("authors", sa.JSON(), nullable=False),
         sa.Column("publication_year", sa.Integer(), nullable=True),
         sa.Column("language", sa.String(length=8), nullable=True),
@@ -95,6 +96,7 @@ def upgrade() -> None:
         sa.Column("matched_by", sa.String(length=200), nullable=False),
         sa.Column("match_keys", sa.JSON(), nullable=False),
         sa.Column("title", sa.Text(), nullable=False),
+        sa.Column("title_vernacular", sa.Text(), nullable=True),
         sa.Column("authors", sa.JSON(), nullable=False),
         sa.Column("publication_year", sa.Integer(), nullable=True),
         sa.Column("isbns", sa.JSON(), nullable=False),
