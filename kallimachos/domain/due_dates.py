@@ -208,7 +208,7 @@ def flagged_due_date(
         library.item_flags.get(flag).rule_for("shortened_loan_days"),
         f"{_words(flag)} copy: at most {days} days from {flagged_on.isoformat()}",
     )
-    return _settle(library, calendar, unchanged, [limit], flagged_on)
+    return _shorten(library, calendar, unchanged, [limit], flagged_on)
 
 
 def inventory_due_date(
@@ -219,8 +219,8 @@ def inventory_due_date(
     From the announcement every loan must come back before the closure starts.
     """
     unchanged = DueDate(on=current_due_on, rule=None, reason="unchanged")
-    limits = list(_inventory_limits(library, calendar.branch, today))
-    return _settle(library, calendar, unchanged, limits, today)
+    limits = _inventory_limits(library, calendar.branch, today)
+    return _shorten(library, calendar, unchanged, limits, today)
 
 
 def inventory_declaring_lost(
@@ -371,6 +371,19 @@ def _inventory_limits(library: MemberLibrary, branch: str | None, today: date) -
     ]
 
 
+def _shorten(
+    library: MemberLibrary,
+    calendar: LibraryCalendar,
+    current: DueDate,
+    limits: list[_Limit],
+    today: date,
+) -> DueDate:
+    """A loan already out: only a limit before its due date changes it."""
+    if all(limit.last_day >= current.on for limit in limits):
+        return current
+    return _settle(library, calendar, current, limits, today)
+
+
 def _settle(
     library: MemberLibrary,
     calendar: LibraryCalendar,
@@ -379,14 +392,17 @@ def _settle(
     today: date,
 ) -> DueDate:
     """Apply the limits (earliest wins), then move the date off a closed day."""
-    latest = min(limits, key=lambda limit: limit.last_day, default=None)
-    if latest is not None and latest.last_day < due.on:
-        due = DueDate(on=latest.last_day, rule=latest.rule, reason=latest.reason)
+    tightest = min(limits, key=lambda limit: limit.last_day, default=None)
+    if tightest is not None and tightest.last_day < due.on:
+        # A limit already past (never reached through checkout, which refuses expired
+        # patrons) makes the loan due at once, not in the past.
+        last_day = max(tightest.last_day, today)
+        due = DueDate(on=last_day, rule=tightest.rule, reason=tightest.reason)
     if calendar.is_open(due.on):
         return due
     if library.calendar.due_date_on_closed_day == "next_open_day":
         moved = calendar.next_open_day(due.on)
-        if latest is not None and moved > latest.last_day:
+        if tightest is not None and moved > tightest.last_day:
             moved = calendar.previous_open_day(due.on)
     else:
         moved = calendar.previous_open_day(due.on)

@@ -223,7 +223,9 @@ def test_uoc_4b_uoc_4c_hold_shelf_and_queue_at_checkout(
         pytest.param("LOST", ("NOT_LOANABLE",), id="lost-only-once"),
     ],
 )
-def test_uoc_1b_copy_status(uoc: MemberLibrary, status: str, codes: tuple[str, ...]) -> None:
+def test_uoc_1b_lost_copy_not_loanable_copy_out_not_available(
+    uoc: MemberLibrary, status: str, codes: tuple[str, ...]
+) -> None:
     assert refused(lend(uoc, "undergraduate", status=status)).codes == codes
 
 

@@ -193,7 +193,8 @@ def test_aeg_9_no_due_date_on_or_after_an_announced_inventory_closure(
     library = with_section(aeg, "inventory", closures=(INVENTORY,))
     result = due(library, category, today, branch)
     assert (result.on, result.rule) == (expected, rule)
-    assert result.on < INVENTORY.start
+    if branch in INVENTORY.branches:
+        assert result.on < INVENTORY.start
 
 
 @pytest.mark.parametrize(
@@ -349,3 +350,30 @@ def test_uoc_5_ug_renewal_adds_renewal_days_from_the_policy_base(
         today=date(2026, 3, 10),
     )
     assert (result.on, result.rule) == (expected, "UOC-5-UG")
+
+
+def test_aeg_5_due_date_of_a_granted_exception_and_edge_inputs(
+    aeg: MemberLibrary, uoc: MemberLibrary
+) -> None:
+    calendar = calendar_for(aeg, "AEG-RHO")
+    granted = checkout_due_date(
+        aeg,
+        calendar,
+        category="external",
+        copy=make_copy("no_such_collection"),
+        today=date(2026, 3, 2),
+        exceptional_due_on=date(2026, 3, 20),
+    )
+    assert (granted.on, granted.rule) == (date(2026, 3, 20), "AEG-5")
+    unknown = due(aeg, "undergraduate", date(2026, 3, 2), collection="no_such_collection")
+    assert (unknown.on, unknown.rule) == (date(2026, 3, 9), "AEG-3")
+    with pytest.raises(ValueError, match="no renewal_days"):
+        renewal_due_date(
+            uoc,
+            calendar_for(uoc, "UOC-HER"),
+            category="postgraduate",
+            copy=make_copy(),
+            checked_out_on=date(2026, 3, 2),
+            current_due_on=date(2026, 4, 1),
+            today=date(2026, 3, 20),
+        )
