@@ -103,6 +103,7 @@ class Patron(Base):
     visit_ends_on: Mapped[date | None] = mapped_column(Date)
     suspended_until: Mapped[date | None] = mapped_column(Date)
     suspension_rule: Mapped[str | None] = mapped_column(String(32))
+    requirements_met: Mapped[list[str]] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column()
 
 
@@ -175,6 +176,7 @@ class Item(Base):
     library_id: Mapped[int] = mapped_column(ForeignKey("libraries.id"), index=True)
     home_branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"))
     current_branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id"))
+    transit_to_branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id"))
     work_id: Mapped[int] = mapped_column(ForeignKey("works.id"), index=True)
     bib_record_id: Mapped[int | None] = mapped_column(ForeignKey("bib_records.id"), index=True)
     collection: Mapped[str] = mapped_column(String(32), default="general")

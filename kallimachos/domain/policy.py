@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import ClassVar, Literal, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 Role = Literal["member", "external_supplier"]
 Currency = Literal["EUR"]
@@ -93,6 +94,14 @@ def add_months(day: date, months: int) -> date:
     month_index = day.month - 1 + months
     year, month = day.year + month_index // 12, month_index % 12 + 1
     return date(year, month, min(day.day, _calendar.monthrange(year, month)[1]))
+
+
+def _known_timezone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _require(condition: bool, message: str) -> None:
@@ -448,9 +457,11 @@ class CalendarPolicy(RuleRefs):
     Closed: the weekdays in ``closed_weekdays``, the holidays of ``holidays_country`` in
     ``holiday_categories`` (the ``holidays`` package), ``annual_closures``, ``closures`` and
     inventory closures. A due date that falls on a closed day moves per
-    ``due_date_on_closed_day``.
+    ``due_date_on_closed_day``. ``timezone`` (IANA name) decides which calendar day "today"
+    is at the library's desk.
     """
 
+    timezone: str
     holidays_country: str
     holiday_categories: tuple[str, ...]
     closed_weekdays: tuple[Weekday, ...]
@@ -462,6 +473,7 @@ class CalendarPolicy(RuleRefs):
     def __post_init__(self) -> None:
         super().__post_init__()
         _require(bool(_COUNTRY.match(self.holidays_country)), "holidays_country: ISO code like GR")
+        _require(_known_timezone(self.timezone), f"timezone: unknown IANA zone {self.timezone!r}")
         _require(bool(self.holiday_categories), "holiday_categories must not be empty")
         _require(len(self.closed_weekdays) < len(WEEKDAYS), "the library must open some day")
         _require(bool(self.academic_periods), "academic_periods must not be empty")

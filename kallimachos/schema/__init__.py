@@ -17,6 +17,7 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
+from kallimachos.schema.mutations import Mutation
 from kallimachos.schema.queries import Query
 
 MAX_DEPTH = 12
@@ -50,6 +51,7 @@ def _token_limiter() -> MaxTokensLimiter:
 
 schema = strawberry.Schema(
     query=Query,
+    mutation=Mutation,
     config=StrawberryConfig(relay_max_results=100),
     extensions=[
         _parser_cache,

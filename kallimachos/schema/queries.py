@@ -10,8 +10,9 @@ from kallimachos.domain.actors import ActorKind
 from kallimachos.schema.catalogue import Work, WorkConnection, WorkFilter
 from kallimachos.schema.context import Info
 from kallimachos.schema.errors import Forbidden, InvalidArgument
+from kallimachos.schema.patron import Patron
 from kallimachos.schema.search_query import run_search
-from kallimachos.schema.types import Library, LibraryRole, Patron
+from kallimachos.schema.types import Library, LibraryRole
 
 
 @strawberry.type

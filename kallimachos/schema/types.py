@@ -14,7 +14,6 @@ from strawberry import relay
 
 from kallimachos.db.models import Branch as BranchRow
 from kallimachos.db.models import Library as LibraryRow
-from kallimachos.db.models import Patron as PatronRow
 from kallimachos.schema.context import Info
 
 
@@ -80,60 +79,3 @@ class Library(relay.Node):
     ) -> list[Library | None]:
         rows = await info.context.loaders.library.load_many([int(i) for i in node_ids])
         return [cls.from_row(r) if r is not None else None for r in rows]
-
-
-@strawberry.type(
-    description="A registered reader. Visible to themself, their library's staff and admins."
-)
-class Patron(relay.Node):
-    db_id: relay.NodeID[int]
-    card_number: str
-    name: str
-    email: str | None
-    category: str = strawberry.field(description="The library's patron category code.")
-    expires_on: str | None = strawberry.field(description="Card expiry date (ISO).")
-    fee_paid_until: str | None = strawberry.field(description="Annual fee paid until (ISO).")
-    library_id: strawberry.Private[int]
-    home_branch_id: strawberry.Private[int]
-
-    @classmethod
-    def from_row(cls, row: PatronRow) -> Patron:
-        return cls(
-            db_id=row.id,
-            card_number=row.card_number,
-            name=row.name,
-            email=row.email,
-            category=row.category,
-            expires_on=row.expires_on.isoformat() if row.expires_on else None,
-            fee_paid_until=row.fee_paid_until.isoformat() if row.fee_paid_until else None,
-            library_id=row.library_id,
-            home_branch_id=row.home_branch_id,
-        )
-
-    @strawberry.field
-    async def library(self, info: Info) -> Library:
-        row = await info.context.loaders.library.load(self.library_id)
-        assert row is not None
-        return Library.from_row(row)
-
-    @strawberry.field
-    async def home_branch(self, info: Info) -> Branch:
-        row = await info.context.loaders.branch.load(self.home_branch_id)
-        assert row is not None
-        return Branch.from_row(row)
-
-    @classmethod
-    async def resolve_nodes(  # type: ignore[override]
-        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-    ) -> list[Patron | None]:
-        rows = await info.context.loaders.patron.load_many([int(i) for i in node_ids])
-        actor = info.context.actor
-        visible: list[Patron | None] = []
-        for row in rows:
-            if row is None:
-                visible.append(None)
-                continue
-            library = await info.context.loaders.library.load(row.library_id)
-            allowed = library is not None and actor.may_see_patron(row.card_number, library.code)
-            visible.append(cls.from_row(row) if allowed else None)
-        return visible

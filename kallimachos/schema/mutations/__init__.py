@@ -1,1 +1,38 @@
+"""The Mutation type: one file per mutation, each with its input, payload and resolver."""
 
+from __future__ import annotations
+
+import strawberry
+
+from kallimachos.schema.mutations import cancel_hold as _cancel_hold
+from kallimachos.schema.mutations import check_in as _check_in
+from kallimachos.schema.mutations import check_out as _check_out
+from kallimachos.schema.mutations import pay_fee as _pay_fee
+from kallimachos.schema.mutations import place_hold as _place_hold
+from kallimachos.schema.mutations import renew_loan as _renew_loan
+from kallimachos.schema.mutations import waive_fee as _waive_fee
+
+
+@strawberry.type
+class Mutation:
+    check_out: _check_out.CheckOutPayload = strawberry.mutation(
+        resolver=_check_out.resolve, description="Lend a copy at a branch desk (staff)."
+    )
+    check_in: _check_in.CheckInPayload = strawberry.mutation(
+        resolver=_check_in.resolve, description="Receive a returned copy at a branch desk (staff)."
+    )
+    renew_loan: _renew_loan.RenewLoanPayload = strawberry.mutation(
+        resolver=_renew_loan.resolve, description="Extend a loan (borrower or staff)."
+    )
+    place_hold: _place_hold.PlaceHoldPayload = strawberry.mutation(
+        resolver=_place_hold.resolve, description="Queue for a work or copy (patron or staff)."
+    )
+    cancel_hold: _cancel_hold.CancelHoldPayload = strawberry.mutation(
+        resolver=_cancel_hold.resolve, description="Withdraw a hold (patron or staff)."
+    )
+    pay_fee: _pay_fee.PayFeePayload = strawberry.mutation(
+        resolver=_pay_fee.resolve, description="Record a payment (staff)."
+    )
+    waive_fee: _waive_fee.WaiveFeePayload = strawberry.mutation(
+        resolver=_waive_fee.resolve, description="Waive a fee with a reason (staff)."
+    )

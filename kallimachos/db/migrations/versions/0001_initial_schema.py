@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 06:13:05.563164
+Create Date: 2026-11-22 06:33:10.441250
 """
 
 from __future__ import annotations
@@ -156,6 +156,7 @@ def upgrade() -> None:
         sa.Column("library_id", sa.Integer(), nullable=False),
         sa.Column("home_branch_id", sa.Integer(), nullable=False),
         sa.Column("current_branch_id", sa.Integer(), nullable=True),
+        sa.Column("transit_to_branch_id", sa.Integer(), nullable=True),
         sa.Column("work_id", sa.Integer(), nullable=False),
         sa.Column("bib_record_id", sa.Integer(), nullable=True),
         sa.Column("collection", sa.String(length=32), nullable=False),
@@ -186,6 +187,11 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["library_id"], ["libraries.id"], name=op.f("fk_items_library_id_libraries")
         ),
+        sa.ForeignKeyConstraint(
+            ["transit_to_branch_id"],
+            ["branches.id"],
+            name=op.f("fk_items_transit_to_branch_id_branches"),
+        ),
         sa.ForeignKeyConstraint(["work_id"], ["works.id"], name=op.f("fk_items_work_id_works")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_items")),
         sa.UniqueConstraint("library_id", "barcode", name=op.f("uq_items_library_id")),
@@ -211,6 +217,7 @@ def upgrade() -> None:
         sa.Column("visit_ends_on", sa.Date(), nullable=True),
         sa.Column("suspended_until", sa.Date(), nullable=True),
         sa.Column("suspension_rule", sa.String(length=32), nullable=True),
+        sa.Column("requirements_met", sa.JSON(), nullable=False),
         sa.Column("created_at", kallimachos.db.types.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["home_branch_id"], ["branches.id"], name=op.f("fk_patrons_home_branch_id_branches")

@@ -1,0 +1,255 @@
+"""Check a copy in at a branch desk: close the loan, charge what is due, route the copy.
+
+* A late return is fined per the borrower's category (grace days, rate, flag multiplier).
+* Damage found at return charges the replacement where the policy says so (UOC-3).
+* A returned copy goes to the first waiting hold (UOC-4b, UOC-4c); if that hold is to be
+  collected elsewhere, or the copy was returned away from its home branch, it travels
+  (UOC-6).  Checking in a travelling copy at its destination ends the journey.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kallimachos.db.models import Branch, Fee, Hold, Item, Loan, Patron
+from kallimachos.domain import fines
+from kallimachos.domain import holds as hold_rules
+from kallimachos.domain.actors import Actor
+from kallimachos.domain.policy import MemberLibrary
+from kallimachos.policies import PolicySet
+from kallimachos.services import circulation_facts as facts
+from kallimachos.services.business_time import library_today
+from kallimachos.services.desk_access import may_act_at_desk
+from kallimachos.services.events import record_event
+from kallimachos.services.holiday_data import calendar_for
+from kallimachos.services.loanable import copy_facts
+from kallimachos.services.outcome import Abort, Outcome, forbidden, not_found
+
+
+@dataclass
+class CheckedIn:
+    item: Item
+    loan: Loan | None = None
+    fees: list[Fee] = field(default_factory=list)
+    hold: Hold | None = None
+
+
+async def check_in(
+    sessions: async_sessionmaker[AsyncSession],
+    policies: PolicySet,
+    *,
+    actor: Actor,
+    now: datetime,
+    item_barcode: str,
+    branch_code: str,
+    damaged: bool = False,
+) -> Outcome[CheckedIn]:
+    try:
+        async with sessions.begin() as session:
+            done = await _check_in(
+                session, policies, actor, now, item_barcode, branch_code, damaged
+            )
+    except Abort as stop:
+        return Outcome(problems=stop.problems)
+    return Outcome(value=done)
+
+
+async def _check_in(
+    session: AsyncSession,
+    policies: PolicySet,
+    actor: Actor,
+    now: datetime,
+    item_barcode: str,
+    branch_code: str,
+    damaged: bool,
+) -> CheckedIn:
+    found = await facts.branch_by_code(session, branch_code)
+    if found is None:
+        raise Abort(not_found("branch", branch_code, "branch"))
+    branch, library_row = found
+    if not may_act_at_desk(actor, library_row.code, branch.code):
+        raise Abort(forbidden(f"only staff of {library_row.code} may check in at {branch.code}"))
+    item = await facts.item_by_barcode(session, library_row.id, item_barcode, lock=True)
+    if item is None:
+        raise Abort(not_found(f"{library_row.code} copy with barcode", item_barcode, "itemBarcode"))
+    library = policies.member(library_row.code)
+    today = library_today(library, now)
+    result = CheckedIn(item=item)
+    before = {"status": item.status, "branch_id": item.current_branch_id}
+    loan = await facts.open_loan_of(session, item.id, lock=True)
+    if loan is not None:
+        result.loan = loan
+        result.fees = await _close_loan(session, library, loan, item, branch, today, now, damaged)
+    if damaged:
+        item.damaged = True
+        item.status = "DAMAGED"
+        item.current_branch_id = branch.id
+        item.transit_to_branch_id = None
+    else:
+        result.hold = await route_copy(session, library, item, branch, today, now)
+    item.version += 1
+    await session.flush()
+    record_event(
+        session,
+        actor=actor,
+        now=now,
+        recorded_at=now,
+        aggregate_type="item",
+        aggregate_id=item.id,
+        kind="item.checked_in",
+        rule=result.fees[0].rule if result.fees else None,
+        before=before,
+        after={
+            "status": item.status,
+            "branch_id": item.current_branch_id,
+            "transit_to_branch_id": item.transit_to_branch_id,
+            "loan_id": loan.id if loan else None,
+            "fees": [str(f.amount) for f in result.fees],
+            "hold_id": result.hold.id if result.hold else None,
+        },
+        payload={"work_ids": [item.work_id]},
+    )
+    return result
+
+
+async def _close_loan(
+    session: AsyncSession,
+    library: MemberLibrary,
+    loan: Loan,
+    item: Item,
+    branch: Branch,
+    today: date,
+    now: datetime,
+    damaged: bool,
+) -> list[Fee]:
+    patron = await session.get(Patron, loan.patron_id)
+    assert patron is not None
+    loan.returned_at = now
+    loan.return_branch_id = branch.id
+    loan.version += 1
+    charged: list[Fee] = []
+    fine = fines.overdue_fine(
+        library,
+        calendar_for(library, branch.code),
+        category=patron.category,
+        due_on=loan.due_date,
+        returned_on=today,
+        copy=copy_facts(item),
+        interlibrary=item.temporary_ill,
+    )
+    if fine.amount > 0:
+        charged.append(_fee(patron, loan, fine.kind, fine.amount, fine.rule, fine.reason, now))
+    if damaged:
+        due = fines.replacement_charges(
+            library,
+            reported_on=today,
+            today=today,
+            item_value=item.replacement_cost,
+            found_at_return=True,
+        )
+        for charge in due.charges:
+            if charge.amount > 0:
+                charged.append(
+                    _fee(patron, loan, charge.kind, charge.amount, charge.rule, charge.reason, now)
+                )
+    for fee in charged:
+        session.add(fee)
+    return charged
+
+
+def _fee(
+    patron: Patron,
+    loan: Loan,
+    kind: str,
+    amount: Decimal,
+    rule: str | None,
+    note: str,
+    now: datetime,
+) -> Fee:
+    return Fee(
+        patron_id=patron.id,
+        library_id=loan.library_id,
+        loan_id=loan.id,
+        kind=kind,
+        amount=amount,
+        paid=Decimal("0.00"),
+        currency="EUR",
+        status="OPEN",
+        rule=rule,
+        note=note,
+        assessed_at=now,
+    )
+
+
+async def route_copy(
+    session: AsyncSession,
+    library: MemberLibrary,
+    item: Item,
+    branch: Branch,
+    today: date,
+    now: datetime,
+) -> Hold | None:
+    """Where the copy goes next: a hold's pickup shelf, its home branch, or the shelf here."""
+    item.current_branch_id = branch.id
+    holds = await facts.active_holds_for(session, item, lock=True)
+    # A copy already travelling to a hold arrives.
+    travelling = next(
+        (h for h in holds if h.status == "IN_TRANSIT" and h.trapped_item_id == item.id), None
+    )
+    if travelling is not None:
+        if travelling.pickup_branch_id == branch.id:
+            travelling.status = "READY"
+            travelling.ready_at = now
+            travelling.expires_on = today + timedelta(days=library.holds.hold_shelf_days)
+            item.status = "ON_HOLD_SHELF"
+            item.transit_to_branch_id = None
+        else:
+            item.status = "IN_TRANSIT"
+            item.transit_to_branch_id = travelling.pickup_branch_id
+        return travelling
+    waiting = [h for h in holds if h.status == "WAITING"]
+    if waiting:
+        codes = await _branch_codes(session, {h.pickup_branch_id for h in waiting})
+        cards = await _cards(session, {h.patron_id for h in waiting})
+        trapped = hold_rules.trap(
+            library,
+            [facts.hold_fact(h, cards[h.patron_id], codes[h.pickup_branch_id]) for h in waiting],
+            returned_on=today,
+            at_branch=branch.code,
+        )
+        if trapped is not None:
+            hold = next(h for h in waiting if h.id == trapped.hold.id)
+            hold.trapped_item_id = item.id
+            hold.ready_at = now
+            hold.expires_on = trapped.hold.expires_on
+            if trapped.ship_to is None:
+                hold.status = "READY"
+                item.status = "ON_HOLD_SHELF"
+                item.transit_to_branch_id = None
+            else:
+                hold.status = "IN_TRANSIT"
+                item.status = "IN_TRANSIT"
+                item.transit_to_branch_id = hold.pickup_branch_id
+            return hold
+    if item.home_branch_id != branch.id and library.branch_lending.return_to_owning_branch:
+        item.status = "IN_TRANSIT"
+        item.transit_to_branch_id = item.home_branch_id
+    else:
+        item.status = "AVAILABLE"
+        item.transit_to_branch_id = None
+    return None
+
+
+async def _branch_codes(session: AsyncSession, ids: set[int]) -> dict[int, str]:
+    rows = await session.execute(select(Branch.id, Branch.code).where(Branch.id.in_(ids)))
+    return {row.id: row.code for row in rows}
+
+
+async def _cards(session: AsyncSession, ids: set[int]) -> dict[int, str]:
+    rows = await session.execute(select(Patron.id, Patron.card_number).where(Patron.id.in_(ids)))
+    return {row.id: row.card_number for row in rows}

@@ -1,0 +1,143 @@
+"""Load what the circulation rules need to know, from the store, inside a unit of work.
+
+Rows that a decision will change are locked (``SELECT ... FOR UPDATE`` on PostgreSQL, in
+primary-key order: patron before item).  SQLite serialises writers instead (ADR 0004).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kallimachos.db.models import Branch, Fee, Hold, Item, Library, Loan, Patron
+from kallimachos.domain.blocks import PatronFacts
+from kallimachos.domain.circulation import ItemFacts
+from kallimachos.domain.holds import Hold as HoldFact
+from kallimachos.domain.holds import HoldStatus
+from kallimachos.domain.policy import Requirement
+from kallimachos.services.loanable import copy_facts
+
+ACTIVE_HOLD_STATUSES = ("WAITING", "IN_TRANSIT", "READY")
+
+
+async def branch_by_code(session: AsyncSession, code: str) -> tuple[Branch, Library] | None:
+    row = (
+        await session.execute(
+            select(Branch, Library)
+            .join(Library, Library.id == Branch.library_id)
+            .where(Branch.code == code)
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+async def patron_by_card(session: AsyncSession, card: str, *, lock: bool = False) -> Patron | None:
+    query = select(Patron).where(Patron.card_number == card)
+    if lock:
+        query = query.with_for_update()
+    return (await session.scalars(query)).first()
+
+
+async def item_by_barcode(
+    session: AsyncSession, library_id: int, barcode: str, *, lock: bool = False
+) -> Item | None:
+    query = select(Item).where(Item.library_id == library_id, Item.barcode == barcode)
+    if lock:
+        query = query.with_for_update()
+    return (await session.scalars(query)).first()
+
+
+async def open_loan_of(session: AsyncSession, item_id: int, *, lock: bool = False) -> Loan | None:
+    query = select(Loan).where(Loan.item_id == item_id, Loan.returned_at.is_(None))
+    if lock:
+        query = query.with_for_update()
+    return (await session.scalars(query)).first()
+
+
+async def patron_facts(session: AsyncSession, patron: Patron, today: date) -> PatronFacts:
+    """Counts and balances the blocks and limits are computed from."""
+    loans = (
+        await session.execute(
+            select(Loan.due_date, Item.temporary_ill)
+            .join(Item, Item.id == Loan.item_id)
+            .where(Loan.patron_id == patron.id, Loan.returned_at.is_(None))
+        )
+    ).all()
+    open_fees = (
+        await session.execute(
+            select(
+                func.coalesce(func.sum(Fee.amount - Fee.paid), 0),
+                func.coalesce(
+                    func.sum(Fee.amount - Fee.paid).filter(Fee.ill_request_id.is_not(None)), 0
+                ),
+            ).where(Fee.patron_id == patron.id, Fee.status == "OPEN")
+        )
+    ).one()
+    return PatronFacts(
+        category=patron.category,
+        card_expires_on=patron.expires_on,
+        fee_paid_until=patron.fee_paid_until,
+        visit_ends_on=patron.visit_ends_on,
+        suspended_until=patron.suspended_until,
+        open_loans=sum(1 for _, ill in loans if not ill),
+        open_ill_loans=sum(1 for _, ill in loans if ill),
+        overdue_loans=sum(1 for due, _ in loans if due < today),
+        open_balance=Decimal(str(open_fees[0])).quantize(Decimal("0.01")),
+        unpaid_ill_charges=Decimal(str(open_fees[1])).quantize(Decimal("0.01")),
+        requirements_met=frozenset(_requirements(patron.requirements_met)),
+    )
+
+
+def _requirements(values: list[str]) -> list[Requirement]:
+    known: tuple[Requirement, ...] = (
+        "annual_fee_paid",
+        "branch_head_approval",
+        "police_id_deposited",
+        "resides_on_branch_island",
+    )
+    return [r for r in known if r in values]
+
+
+async def active_holds_for(session: AsyncSession, item: Item, *, lock: bool = False) -> list[Hold]:
+    """Holds at the item's library waiting for this copy or any copy of its work."""
+    query = (
+        select(Hold)
+        .join(Branch, Branch.id == Hold.pickup_branch_id)
+        .where(
+            Hold.status.in_(ACTIVE_HOLD_STATUSES),
+            Branch.library_id == item.library_id,
+            or_(Hold.item_id == item.id, (Hold.work_id == item.work_id) & Hold.item_id.is_(None)),
+        )
+        .order_by(Hold.placed_at, Hold.id)
+    )
+    if lock:
+        query = query.with_for_update(of=Hold)
+    return list(await session.scalars(query))
+
+
+def hold_fact(hold: Hold, patron_card: str, pickup_code: str | None) -> HoldFact:
+    return HoldFact(
+        id=hold.id,
+        patron=patron_card,
+        placed_at=hold.placed_at,
+        status=HoldStatus(hold.status),
+        pickup_branch=pickup_code,
+        ready_on=hold.ready_at.date() if hold.ready_at else None,
+        expires_on=hold.expires_on,
+    )
+
+
+def item_facts(item: Item, holds: list[Hold], patron_id: int) -> ItemFacts:
+    trapped_for_patron = any(
+        h.status == "READY" and h.trapped_item_id == item.id and h.patron_id == patron_id
+        for h in holds
+    )
+    waiting_for_other = any(h.patron_id != patron_id for h in holds if h.status == "WAITING")
+    return ItemFacts(
+        copy=copy_facts(item),
+        hold_waiting_for_other=waiting_for_other,
+        trapped_for_patron=trapped_for_patron,
+    )
