@@ -35,6 +35,7 @@ from kallimachos.policies import PolicyFileError, PolicySet, load_policies
 from kallimachos.search.backend import SearchBackend, SearchUnavailable
 from kallimachos.search.factory import make_search
 from kallimachos.services import marc_import, patron_import
+from kallimachos.services.hold_expiry import expire_all
 from kallimachos.services.library_sync import sync_libraries
 from kallimachos.services.loanable import item_loanable
 from kallimachos.services.reindex import rebuild_index
@@ -255,6 +256,21 @@ async def _rebuild(settings: Settings, policies: PolicySet) -> None:
     print(f"search index rebuilt: {count} works ({search.engine})")
 
 
+def cmd_holds_expire(settings: Settings) -> None:
+    policies = load_policy_set(settings)
+
+    async def run() -> int:
+        engine = make_engine(settings.database_url)
+        try:
+            return await expire_all(make_sessionmaker(engine), policies, now=SystemClock().now())
+        except SQLAlchemyError as exc:
+            raise CliError(f"database not ready ({exc.__class__.__name__}); run init") from exc
+        finally:
+            await engine.dispose()
+
+    print(f"{_run(run)} holds expired")
+
+
 # --- token issue ----------------------------------------------------------------------
 
 
@@ -385,6 +401,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     index.add_parser("rebuild", help="rebuild the search index from the database")
 
+    holds = commands.add_parser("holds", help="hold shelf").add_subparsers(
+        dest="action", required=True
+    )
+    holds.add_parser("expire", help="expire holds not collected in time (nightly)")
+
     token = commands.add_parser("token", help="bearer tokens").add_subparsers(
         dest="action", required=True
     )
@@ -417,6 +438,8 @@ def main_with_settings(argv: Sequence[str] | None, settings: Settings) -> int:
             return cmd_import_marc(settings, args.paths, args.library, args.branch, args.fmt)
         elif args.command == "index" and args.action == "rebuild":
             cmd_index_rebuild(settings)
+        elif args.command == "holds" and args.action == "expire":
+            cmd_holds_expire(settings)
         elif args.command == "token" and args.action == "issue":
             cmd_token_issue(settings, args)
     except CliError as exc:

@@ -27,6 +27,7 @@ class Patron(relay.Node):
     fee_paid_until: str | None = strawberry.field(description="Annual fee paid until (ISO).")
     library_id: strawberry.Private[int]
     home_branch_id: strawberry.Private[int]
+    suspended_until_value: strawberry.Private[str | None] = None
 
     @classmethod
     def from_row(cls, row: PatronRow) -> Patron:
@@ -40,6 +41,7 @@ class Patron(relay.Node):
             fee_paid_until=row.fee_paid_until.isoformat() if row.fee_paid_until else None,
             library_id=row.library_id,
             home_branch_id=row.home_branch_id,
+            suspended_until_value=row.suspended_until.isoformat() if row.suspended_until else None,
         )
 
     @strawberry.field(description="Open loans; with includeReturned, also the last 30 days'.")
@@ -57,6 +59,16 @@ class Patron(relay.Node):
     @strawberry.field(description="What the patron owes now (open fees).")
     async def balance(self, info: Info) -> Money:
         return Money.of(await patron_data.balance_of(info, self.db_id))
+
+    @strawberry.field(
+        description="Can the patron be cleared (e.g. to graduate)? Empty when yes (AEG-8)."
+    )
+    async def clearance_refusals(self, info: Info) -> list[Block]:
+        return await patron_data.clearance_of(info, self.db_id)
+
+    @strawberry.field(description="Suspended from borrowing until this day (ISO), if at all.")
+    def suspended_until(self) -> str | None:
+        return self.suspended_until_value
 
     @strawberry.field(description="Why the patron may not borrow now, each with its rule.")
     async def blocks(self, info: Info) -> list[Block]:

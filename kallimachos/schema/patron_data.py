@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kallimachos.db.models import Branch, Fee, Hold, Library, Loan, Patron
 from kallimachos.domain import holds as hold_rules
-from kallimachos.domain.blocks import patron_blocks
+from kallimachos.domain.blocks import clearance, patron_blocks
 from kallimachos.schema.circulation import Block
 from kallimachos.schema.circulation import Fee as FeeType
 from kallimachos.schema.circulation import Hold as HoldType
@@ -105,6 +105,18 @@ async def balance_of(info: Info, patron_id: int) -> Decimal:
             select(Fee.amount, Fee.paid).where(Fee.patron_id == patron_id, Fee.status == "OPEN")
         )
         return sum((amount - paid for amount, paid in rows), Decimal("0.00"))
+
+
+async def clearance_of(info: Info, patron_id: int) -> list[Block]:
+    async with info.context.services.sessions() as session:
+        patron = await session.get(Patron, patron_id)
+        assert patron is not None
+        code = await session.scalar(select(Library.code).where(Library.id == patron.library_id))
+        library = info.context.services.policies.member(str(code))
+        today = library_today(library, info.context.now)
+        patron_facts = await facts.patron_facts(session, patron, today)
+    found = clearance(library, patron_facts)
+    return [Block(code=r.code.value, message=r.message, rule=r.rule) for r in found]
 
 
 async def blocks_of(info: Info, patron_id: int) -> list[Block]:

@@ -10,22 +10,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kallimachos.db.models import Branch, Fee, Hold, Item, Loan, Patron
 from kallimachos.domain import fines
-from kallimachos.domain import holds as hold_rules
 from kallimachos.domain.actors import Actor
 from kallimachos.domain.policy import MemberLibrary
 from kallimachos.policies import PolicySet
 from kallimachos.services import circulation_facts as facts
 from kallimachos.services.business_time import library_today
+from kallimachos.services.copy_routing import route_copy
 from kallimachos.services.desk_access import may_act_at_desk
 from kallimachos.services.events import record_event
+from kallimachos.services.hold_expiry import expire_for_item
 from kallimachos.services.holiday_data import calendar_for
 from kallimachos.services.loanable import copy_facts
 from kallimachos.services.outcome import Abort, Outcome, forbidden, not_found
@@ -79,6 +79,7 @@ async def _check_in(
         raise Abort(not_found(f"{library_row.code} copy with barcode", item_barcode, "itemBarcode"))
     library = policies.member(library_row.code)
     today = library_today(library, now)
+    await expire_for_item(session, library, item, today, now)
     result = CheckedIn(item=item)
     before = {"status": item.status, "branch_id": item.current_branch_id}
     loan = await facts.open_loan_of(session, item.id, lock=True)
@@ -184,72 +185,3 @@ def _fee(
         note=note,
         assessed_at=now,
     )
-
-
-async def route_copy(
-    session: AsyncSession,
-    library: MemberLibrary,
-    item: Item,
-    branch: Branch,
-    today: date,
-    now: datetime,
-) -> Hold | None:
-    """Where the copy goes next: a hold's pickup shelf, its home branch, or the shelf here."""
-    item.current_branch_id = branch.id
-    holds = await facts.active_holds_for(session, item, lock=True)
-    # A copy already travelling to a hold arrives.
-    travelling = next(
-        (h for h in holds if h.status == "IN_TRANSIT" and h.trapped_item_id == item.id), None
-    )
-    if travelling is not None:
-        if travelling.pickup_branch_id == branch.id:
-            travelling.status = "READY"
-            travelling.ready_at = now
-            travelling.expires_on = today + timedelta(days=library.holds.hold_shelf_days)
-            item.status = "ON_HOLD_SHELF"
-            item.transit_to_branch_id = None
-        else:
-            item.status = "IN_TRANSIT"
-            item.transit_to_branch_id = travelling.pickup_branch_id
-        return travelling
-    waiting = [h for h in holds if h.status == "WAITING"]
-    if waiting:
-        codes = await _branch_codes(session, {h.pickup_branch_id for h in waiting})
-        cards = await _cards(session, {h.patron_id for h in waiting})
-        trapped = hold_rules.trap(
-            library,
-            [facts.hold_fact(h, cards[h.patron_id], codes[h.pickup_branch_id]) for h in waiting],
-            returned_on=today,
-            at_branch=branch.code,
-        )
-        if trapped is not None:
-            hold = next(h for h in waiting if h.id == trapped.hold.id)
-            hold.trapped_item_id = item.id
-            hold.ready_at = now
-            hold.expires_on = trapped.hold.expires_on
-            if trapped.ship_to is None:
-                hold.status = "READY"
-                item.status = "ON_HOLD_SHELF"
-                item.transit_to_branch_id = None
-            else:
-                hold.status = "IN_TRANSIT"
-                item.status = "IN_TRANSIT"
-                item.transit_to_branch_id = hold.pickup_branch_id
-            return hold
-    if item.home_branch_id != branch.id and library.branch_lending.return_to_owning_branch:
-        item.status = "IN_TRANSIT"
-        item.transit_to_branch_id = item.home_branch_id
-    else:
-        item.status = "AVAILABLE"
-        item.transit_to_branch_id = None
-    return None
-
-
-async def _branch_codes(session: AsyncSession, ids: set[int]) -> dict[int, str]:
-    rows = await session.execute(select(Branch.id, Branch.code).where(Branch.id.in_(ids)))
-    return {row.id: row.code for row in rows}
-
-
-async def _cards(session: AsyncSession, ids: set[int]) -> dict[int, str]:
-    rows = await session.execute(select(Patron.id, Patron.card_number).where(Patron.id.in_(ids)))
-    return {row.id: row.card_number for row in rows}

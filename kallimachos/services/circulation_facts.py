@@ -6,8 +6,10 @@ primary-key order: patron before item).  SQLite serialises writers instead (ADR 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -76,7 +78,15 @@ async def patron_facts(session: AsyncSession, patron: Patron, today: date) -> Pa
             ).where(Fee.patron_id == patron.id, Fee.status == "OPEN")
         )
     ).one()
+    returned = (
+        await session.execute(
+            select(Loan.due_date, Loan.returned_at).where(
+                Loan.patron_id == patron.id, Loan.returned_at.is_not(None)
+            )
+        )
+    ).all()
     return PatronFacts(
+        clean_record_academic_years=clean_record_years(patron, returned, today),
         category=patron.category,
         card_expires_on=patron.expires_on,
         fee_paid_until=patron.fee_paid_until,
@@ -141,3 +151,12 @@ def item_facts(item: Item, holds: list[Hold], patron_id: int) -> ItemFacts:
         hold_waiting_for_other=waiting_for_other,
         trapped_for_patron=trapped_for_patron,
     )
+
+
+def clean_record_years(patron: Patron, returned: Sequence[Any], today: date) -> int:
+    """Whole years since the patron joined, or since their last late return (AEG-5)."""
+    since = patron.created_at.date()
+    for due, returned_at in returned:
+        if returned_at is not None and returned_at.date() > due:
+            since = max(since, returned_at.date())
+    return max(0, int((today - since).days // 365.25))

@@ -19,7 +19,7 @@ from kallimachos.domain.policy import MemberLibrary
 from kallimachos.policies import PolicySet
 from kallimachos.services import circulation_facts as facts
 from kallimachos.services.business_time import library_today
-from kallimachos.services.checkin import route_copy
+from kallimachos.services.copy_routing import route_copy
 from kallimachos.services.desk_access import may_act_for_patron
 from kallimachos.services.events import record_event
 from kallimachos.services.holiday_data import calendar_for

@@ -12,23 +12,34 @@ A librarian's view of the rules applied here:
   copy at the import branch; a holdings branch code the library does not have puts the copy
   at the import branch and keeps the original code on the item.
 
-Records are written in batches, each record inside its own savepoint so a database error
-on one record cannot lose the others.
+How it is written (see docs/performance.md): records are read in batches of
+:data:`BATCH_SIZE`, one transaction per batch.  For each batch, one query finds which records
+are already stored (unchanged ones are skipped at once).  Runs of **new** records whose copies
+have barcodes nobody has yet take the *batch path*: a few queries load the clustering keys and
+works they can meet, the records are clustered in memory exactly as the one-by-one rules below
+would do in file order, and works, records, items, keys and outbox events are written with a
+handful of multi-row statements inside one savepoint.  Everything else (changed records,
+barcodes already in use, values too long for a column) takes the *record path*: the record
+alone, inside its own savepoint.  When a batch-path write fails, its savepoint is rolled back
+and each of its records is retried on the record path, so a database error on one record
+still cannot lose the others, and the result is the same as importing one record at a time.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any, Protocol, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import String, Table, bindparam, delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kallimachos.db.models import BibRecord, Branch, Item, Library, Work, WorkKey
+from kallimachos.db.models import BibRecord, Branch, Event, Item, Library, Work, WorkKey
 from kallimachos.domain.actors import Actor
 from kallimachos.domain.work_keys import identifier_keys, shared_record_key, title_key
 from kallimachos.indexer.extract import ParsedRecord
@@ -36,7 +47,17 @@ from kallimachos.indexer.holdings import HoldingData
 from kallimachos.indexer.reader import FileFormat, RecordError, iter_records
 from kallimachos.services.events import record_event
 
-BATCH_SIZE = 200
+BATCH_SIZE = 1000
+"""Records per transaction."""
+
+NEW_WORK = "first record of the work"
+_IN_CHUNK = 5000  # values per IN (...) list: far below SQLite's and asyncpg's limits
+
+_WORKS = cast(Table, Work.__table__)
+_RECORDS = cast(Table, BibRecord.__table__)
+_ITEMS = cast(Table, Item.__table__)
+_KEYS = cast(Table, WorkKey.__table__)
+_EVENTS = cast(Table, Event.__table__)
 
 
 @dataclass(frozen=True)
@@ -130,20 +151,8 @@ async def import_file(
         target = await resolve_target(session, library_code, branch_code)
     for batch in _batches(iter_records(path, fmt), BATCH_SIZE):
         async with sessions.begin() as session:
-            for entry in batch:
-                if isinstance(entry, RecordError):
-                    report.problems.append(ImportProblem(str(path), entry.position, entry.reason))
-                    continue
-                try:
-                    source_key = _unique_in_file(_source_key(entry), seen_keys)
-                    async with session.begin_nested():
-                        await _import_record(
-                            session, target, entry, source_key, report, actor=actor, now=now
-                        )
-                except (SQLAlchemyError, ValueError) as exc:
-                    report.problems.append(
-                        ImportProblem(str(path), entry.position, f"not stored: {exc}")
-                    )
+            run = _BatchRun(session, target, report, file=str(path), actor=actor, now=now)
+            await run.import_batch(batch, seen_keys)
         if on_progress is not None:
             on_progress(len(batch))
     return report
@@ -183,35 +192,14 @@ def _keys(record: ParsedRecord) -> list[str]:
     return keys
 
 
-async def _import_record(
-    session: AsyncSession,
-    target: ImportTarget,
-    record: ParsedRecord,
-    source_key: str,
-    report: ImportReport,
-    *,
-    actor: Actor,
-    now: datetime,
-) -> None:
-    content_hash = _hash(record.raw)
-    existing = await session.scalar(
-        select(BibRecord).where(
-            BibRecord.library_id == target.library.id, BibRecord.source_key == source_key
-        )
-    )
-    if existing is not None and existing.content_hash == content_hash:
-        report.records_unchanged += 1
-        return
-    keys = _keys(record)
-    work_id, matched_by, created = await _choose_work(session, record, keys, existing, now=now)
-    if created:
-        report.works_new += 1
+def _record_fields(
+    record: ParsedRecord, keys: list[str], content_hash: str, now: datetime
+) -> dict[str, Any]:
+    """The stored columns of a record, except its work and why it joined it."""
     raw = record.raw.encode("utf-8") if isinstance(record.raw, str) else record.raw
-    fields = {
+    return {
         "source_format": record.source_format,
         "control_number": record.control_number,
-        "work_id": work_id,
-        "matched_by": matched_by,
         "match_keys": keys,
         "title": record.title or "[untitled]",
         "title_vernacular": record.title_vernacular,
@@ -228,23 +216,68 @@ async def _import_record(
         "raw": raw,
         "imported_at": now,
     }
+
+
+@dataclass
+class _Outcome:
+    """What importing one record changed (added to the report once it is committed)."""
+
+    kind: str  # new | updated | unchanged
+    works_new: int = 0
+    items_new: int = 0
+    touched: set[int] = field(default_factory=set)
+
+    def add_to(self, report: ImportReport) -> None:
+        if self.kind == "new":
+            report.records_new += 1
+        elif self.kind == "updated":
+            report.records_updated += 1
+        else:
+            report.records_unchanged += 1
+        report.works_new += self.works_new
+        report.items_new += self.items_new
+        report.changed_works |= self.touched
+
+
+# --- the record path: one record, its own savepoint ---------------------------------------
+
+
+async def _import_record(
+    session: AsyncSession,
+    target: ImportTarget,
+    record: ParsedRecord,
+    source_key: str,
+    *,
+    actor: Actor,
+    now: datetime,
+) -> _Outcome:
+    content_hash = _hash(record.raw)
+    existing = await session.scalar(
+        select(BibRecord).where(
+            BibRecord.library_id == target.library.id, BibRecord.source_key == source_key
+        )
+    )
+    if existing is not None and existing.content_hash == content_hash:
+        return _Outcome("unchanged")
+    keys = _keys(record)
+    work_id, matched_by, created = await _choose_work(session, record, keys, existing, now=now)
+    fields = _record_fields(record, keys, content_hash, now)
+    fields["work_id"] = work_id
+    fields["matched_by"] = matched_by
     old_work_id: int | None = None
     if existing is None:
         bib = BibRecord(library_id=target.library.id, source_key=source_key, **fields)
         session.add(bib)
-        report.records_new += 1
     else:
         bib = existing
         old_work_id = existing.work_id
         for key, value in fields.items():
             setattr(bib, key, value)
-        report.records_updated += 1
     await session.flush()
-    report.items_new += await _sync_items(session, target, bib, record, now=now)
+    items_new = await _sync_items(session, target, bib, record, now=now)
     touched = {work_id} | ({old_work_id} if old_work_id is not None else set())
     for wid in touched:
         await refresh_work(session, wid, now=now)
-    report.changed_works |= touched
     record_event(
         session,
         actor=actor,
@@ -253,14 +286,30 @@ async def _import_record(
         aggregate_type="bib_record",
         aggregate_id=bib.id,
         kind="record.imported" if existing is None else "record.updated",
-        payload={
-            "work_ids": sorted(touched),
-            "work_id": work_id,
-            "previous_work_id": old_work_id,
-            "matched_by": matched_by,
-            "library": target.library.code,
-        },
+        payload=_event_payload(touched, work_id, old_work_id, matched_by, target),
     )
+    return _Outcome(
+        "new" if existing is None else "updated",
+        works_new=int(created),
+        items_new=items_new,
+        touched=touched,
+    )
+
+
+def _event_payload(
+    touched: set[int],
+    work_id: int,
+    old_work_id: int | None,
+    matched_by: str,
+    target: ImportTarget,
+) -> dict[str, Any]:
+    return {
+        "work_ids": sorted(touched),
+        "work_id": work_id,
+        "previous_work_id": old_work_id,
+        "matched_by": matched_by,
+        "library": target.library.code,
+    }
 
 
 async def _choose_work(
@@ -291,7 +340,7 @@ async def _choose_work(
     )
     session.add(work)
     await session.flush()
-    return work.id, "first record of the work", True
+    return work.id, NEW_WORK, True
 
 
 async def _is_alone(session: AsyncSession, record: BibRecord) -> bool:
@@ -301,6 +350,53 @@ async def _is_alone(session: AsyncSession, record: BibRecord) -> bool:
         .limit(1)
     )
     return others is None
+
+
+class _Described(Protocol):
+    """What a work's description reads from each of its records."""
+
+    @property
+    def title(self) -> str: ...
+    @property
+    def title_vernacular(self) -> str | None: ...
+    @property
+    def authors(self) -> list[str]: ...
+    @property
+    def publication_year(self) -> int | None: ...
+    @property
+    def language(self) -> str | None: ...
+    @property
+    def material_type(self) -> str: ...
+    @property
+    def isbns(self) -> list[str]: ...
+    @property
+    def issns(self) -> list[str]: ...
+    @property
+    def subjects(self) -> list[str]: ...
+    @property
+    def publisher(self) -> str | None: ...
+
+
+def _description(records: Sequence[_Described], now: datetime) -> dict[str, Any]:
+    """A work's columns from its records, oldest record first (the lead)."""
+    lead = records[0]
+    return {
+        "title": lead.title,
+        "alternate_titles": _union(
+            [r.title_vernacular] if r.title_vernacular else [] for r in records
+        )
+        + [r.title for r in records if r.title != lead.title],
+        "authors": _union(r.authors for r in records),
+        "publication_year": lead.publication_year
+        or next((r.publication_year for r in records if r.publication_year), None),
+        "language": lead.language or next((r.language for r in records if r.language), None),
+        "material_type": lead.material_type,
+        "isbns": _union(r.isbns for r in records),
+        "issns": _union(r.issns for r in records),
+        "subjects": _union(r.subjects for r in records),
+        "publisher": lead.publisher or next((r.publisher for r in records if r.publisher), None),
+        "updated_at": now,
+    }
 
 
 async def refresh_work(session: AsyncSession, work_id: int, *, now: datetime) -> None:
@@ -319,22 +415,8 @@ async def refresh_work(session: AsyncSession, work_id: int, *, now: datetime) ->
         if has_items is None:
             await session.delete(work)
         return
-    lead = records[0]
-    work.title = lead.title
-    work.alternate_titles = _union(
-        [r.title_vernacular] if r.title_vernacular else [] for r in records
-    ) + [r.title for r in records if r.title != lead.title]
-    work.authors = _union(r.authors for r in records)
-    work.publication_year = lead.publication_year or next(
-        (r.publication_year for r in records if r.publication_year), None
-    )
-    work.language = lead.language or next((r.language for r in records if r.language), None)
-    work.material_type = lead.material_type
-    work.isbns = _union(r.isbns for r in records)
-    work.issns = _union(r.issns for r in records)
-    work.subjects = _union(r.subjects for r in records)
-    work.publisher = lead.publisher or next((r.publisher for r in records if r.publisher), None)
-    work.updated_at = now
+    for name, value in _description(records, now).items():
+        setattr(work, name, value)
     keys = {key for r in records for key in r.match_keys}
     taken = set(
         await session.scalars(
@@ -354,6 +436,46 @@ def _union(lists: Iterable[list[str]]) -> list[str]:
     return list(seen)
 
 
+def _item_values(
+    target: ImportTarget, holding: HoldingData | None, material_type: str
+) -> dict[str, Any]:
+    """The item columns a (re-)import sets, except the work and the record."""
+    branch = target.default_branch
+    source_location = None
+    if holding is not None and holding.branch_code:
+        branch = target.branches_by_code.get(holding.branch_code, target.default_branch)
+        if holding.branch_code not in target.branches_by_code:
+            source_location = holding.branch_code
+    return {
+        "home_branch_id": branch.id,
+        "collection": holding.collection if holding else "general",
+        "material_type": material_type,
+        "item_type": holding.item_type if holding else None,
+        "call_number": holding.call_number if holding else None,
+        "source_location": source_location,
+        "damaged": bool(holding and holding.damaged),
+        "not_for_loan": bool(holding and holding.not_for_loan),
+    }
+
+
+def _new_item_status(holding: HoldingData | None) -> str:
+    if holding is not None and holding.lost:
+        return "LOST"
+    if holding is not None and holding.withdrawn:
+        return "WITHDRAWN"
+    return "AVAILABLE"
+
+
+def _barcodes(target: ImportTarget, record: ParsedRecord, source_key: str) -> list[str]:
+    """The barcode of each copy the record describes (generated when the record has none)."""
+    holdings: list[HoldingData | None] = list(record.holdings) or [None]
+    return [
+        (holding.barcode if holding else None)
+        or _generated_barcode(target.library.code, source_key, index)
+        for index, holding in enumerate(holdings)
+    ]
+
+
 async def _sync_items(
     session: AsyncSession,
     target: ImportTarget,
@@ -365,42 +487,19 @@ async def _sync_items(
     """Create the copies described by the record's holdings; returns how many are new."""
     holdings: list[HoldingData | None] = list(record.holdings) or [None]
     created = 0
-    for index, holding in enumerate(holdings):
-        barcode = (holding.barcode if holding else None) or _generated_barcode(
-            target.library.code, bib.source_key, index
-        )
+    for holding, barcode in zip(holdings, _barcodes(target, record, bib.source_key), strict=True):
         item = await session.scalar(
             select(Item).where(Item.library_id == target.library.id, Item.barcode == barcode)
         )
-        branch = target.default_branch
-        source_location = None
-        if holding is not None and holding.branch_code:
-            branch = target.branches_by_code.get(holding.branch_code, target.default_branch)
-            if holding.branch_code not in target.branches_by_code:
-                source_location = holding.branch_code
-        values = {
-            "home_branch_id": branch.id,
-            "work_id": bib.work_id,
-            "bib_record_id": bib.id,
-            "collection": holding.collection if holding else "general",
-            "material_type": record.material_type,
-            "item_type": holding.item_type if holding else None,
-            "call_number": holding.call_number if holding else None,
-            "source_location": source_location,
-            "damaged": bool(holding and holding.damaged),
-            "not_for_loan": bool(holding and holding.not_for_loan),
-        }
+        values = _item_values(target, holding, record.material_type)
+        values["work_id"] = bib.work_id
+        values["bib_record_id"] = bib.id
         if item is None:
-            status = "AVAILABLE"
-            if holding is not None and holding.lost:
-                status = "LOST"
-            elif holding is not None and holding.withdrawn:
-                status = "WITHDRAWN"
             item = Item(
                 library_id=target.library.id,
                 barcode=barcode,
-                status=status,
-                current_branch_id=branch.id,
+                status=_new_item_status(holding),
+                current_branch_id=values["home_branch_id"],
                 created_at=now,
                 **values,
             )
@@ -416,3 +515,405 @@ async def _sync_items(
 def _generated_barcode(library: str, source_key: str, index: int) -> str:
     digest = hashlib.sha1(f"{library}|{source_key}|{index}".encode()).hexdigest()[:12]
     return f"G{digest.upper()}"
+
+
+# --- the batch path -----------------------------------------------------------------------
+
+
+def _string_limits(table: Table) -> list[tuple[str, int]]:
+    return [
+        (column.name, column.type.length)
+        for column in table.columns
+        if isinstance(column.type, String) and column.type.length
+    ]
+
+
+_LIMITS = {table.name: _string_limits(table) for table in (_RECORDS, _ITEMS)}
+_KEY_LIMIT = min(  # a key is stored as a work key and may become a record's matched_by
+    length
+    for name, length in [*_string_limits(_KEYS), *_string_limits(_RECORDS)]
+    if name in ("key", "matched_by")
+)
+
+
+def _fits(table: Table, row: dict[str, Any]) -> bool:
+    """No string longer than its column (PostgreSQL would refuse the whole statement)."""
+    for name, length in _LIMITS[table.name]:
+        value = row.get(name)
+        if isinstance(value, str) and len(value) > length:
+            return False
+    return True
+
+
+@dataclass
+class _Candidate:
+    """A new record on its way through the batch path."""
+
+    record: ParsedRecord
+    source_key: str
+    keys: list[str]
+    row: dict[str, Any]  # bib_records columns without work_id / matched_by
+    items: list[dict[str, Any]]  # items columns without work_id / bib_record_id
+
+
+@dataclass
+class _Member:
+    """A record as its work's description reads it; ``order`` is (0, id) or (1, position)."""
+
+    order: tuple[int, int]
+    title: str
+    title_vernacular: str | None
+    authors: list[str]
+    publication_year: int | None
+    language: str | None
+    material_type: str
+    isbns: list[str]
+    issns: list[str]
+    subjects: list[str]
+    publisher: str | None
+    match_keys: list[str]
+
+
+_MEMBER_COLUMNS = (
+    BibRecord.work_id,
+    BibRecord.id,
+    BibRecord.title,
+    BibRecord.title_vernacular,
+    BibRecord.authors,
+    BibRecord.publication_year,
+    BibRecord.language,
+    BibRecord.material_type,
+    BibRecord.isbns,
+    BibRecord.issns,
+    BibRecord.subjects,
+    BibRecord.publisher,
+    BibRecord.match_keys,
+)
+
+
+def _member(order: tuple[int, int], row: dict[str, Any]) -> _Member:
+    return _Member(
+        order=order,
+        title=row["title"],
+        title_vernacular=row["title_vernacular"],
+        authors=row["authors"],
+        publication_year=row["publication_year"],
+        language=row["language"],
+        material_type=row["material_type"],
+        isbns=row["isbns"],
+        issns=row["issns"],
+        subjects=row["subjects"],
+        publisher=row["publisher"],
+        match_keys=row["match_keys"],
+    )
+
+
+def _in_order(members: list[_Member]) -> list[_Member]:
+    return sorted(members, key=lambda m: m.order)
+
+
+def _chunked(values: Iterable[Any], size: int = _IN_CHUNK) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for value in values:
+        chunk.append(value)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class _BatchRun:
+    """One batch of records in one transaction (see the module docstring)."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        target: ImportTarget,
+        report: ImportReport,
+        *,
+        file: str,
+        actor: Actor,
+        now: datetime,
+    ) -> None:
+        self.session = session
+        self.target = target
+        self.report = report
+        self.file = file
+        self.actor = actor
+        self.now = now
+
+    async def import_batch(
+        self, batch: list[ParsedRecord | RecordError], seen: dict[str, int]
+    ) -> None:
+        first_problem = len(self.report.problems)
+        entries: list[tuple[ParsedRecord, str, str] | ImportProblem] = []
+        for entry in batch:
+            if isinstance(entry, RecordError):
+                entries.append(ImportProblem(self.file, entry.position, entry.reason))
+                continue
+            try:
+                source_key = _unique_in_file(_source_key(entry), seen)
+                entries.append((entry, source_key, _hash(entry.raw)))
+            except (SQLAlchemyError, ValueError) as exc:
+                entries.append(self._problem(entry, exc))
+        stored = await self._stored_hashes(
+            [e[1] for e in entries if not isinstance(e, ImportProblem)]
+        )
+        candidates = [
+            self._candidate(*e) if not isinstance(e, ImportProblem) and e[1] not in stored else None
+            for e in entries
+        ]
+        in_use = await self._barcodes_in_use(
+            [item["barcode"] for c in candidates if c is not None for item in c.items]
+        )
+        group: list[_Candidate] = []
+        for e, candidate in zip(entries, candidates, strict=True):
+            if isinstance(e, ImportProblem):
+                self.report.problems.append(e)
+                continue
+            record, source_key, content_hash = e
+            if stored.get(source_key) == content_hash:
+                self.report.records_unchanged += 1
+                continue
+            barcodes = (
+                [item["barcode"] for item in candidate.items]
+                if candidate is not None
+                else _barcodes(self.target, record, source_key)
+            )
+            fast = candidate is not None and len(set(barcodes)) == len(barcodes)
+            fast = fast and not any(b in in_use for b in barcodes)
+            in_use.update(barcodes)
+            if fast:
+                group.append(cast(_Candidate, candidate))
+                continue
+            await self._write_group(group)
+            group = []
+            await self._import_one(record, source_key)
+        await self._write_group(group)
+        # file order, as when every record was tried one after the other
+        self.report.problems[first_problem:] = sorted(
+            self.report.problems[first_problem:], key=lambda p: p.position
+        )
+
+    def _problem(self, record: ParsedRecord, exc: Exception) -> ImportProblem:
+        return ImportProblem(self.file, record.position, f"not stored: {exc}")
+
+    async def _stored_hashes(self, source_keys: list[str]) -> dict[str, str]:
+        stored: dict[str, str] = {}
+        for chunk in _chunked(source_keys):
+            rows = await self.session.execute(
+                select(BibRecord.source_key, BibRecord.content_hash).where(
+                    BibRecord.library_id == self.target.library.id,
+                    BibRecord.source_key.in_(chunk),
+                )
+            )
+            stored.update((row.source_key, row.content_hash) for row in rows)
+        return stored
+
+    async def _barcodes_in_use(self, barcodes: list[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in _chunked(set(barcodes)):
+            found.update(
+                await self.session.scalars(
+                    select(Item.barcode).where(
+                        Item.library_id == self.target.library.id, Item.barcode.in_(chunk)
+                    )
+                )
+            )
+        return found
+
+    def _candidate(
+        self, record: ParsedRecord, source_key: str, content_hash: str
+    ) -> _Candidate | None:
+        """The rows of a new record, or None when it must take the record path."""
+        try:
+            keys = _keys(record)
+        except ValueError:
+            return None  # the record path reports it exactly as before
+        if any(len(key) > _KEY_LIMIT for key in keys):
+            return None
+        library_id = self.target.library.id
+        row = _record_fields(record, keys, content_hash, self.now)
+        row["library_id"] = library_id
+        row["source_key"] = source_key
+        if not _fits(_RECORDS, row):
+            return None
+        items = []
+        holdings: list[HoldingData | None] = list(record.holdings) or [None]
+        barcodes = _barcodes(self.target, record, source_key)
+        for holding, barcode in zip(holdings, barcodes, strict=True):
+            item = _item_values(self.target, holding, record.material_type)
+            item.update(
+                library_id=library_id,
+                barcode=barcode,
+                status=_new_item_status(holding),
+                current_branch_id=item["home_branch_id"],
+                created_at=self.now,
+            )
+            if not _fits(_ITEMS, item):
+                return None
+            items.append(item)
+        return _Candidate(record, source_key, keys, row, items)
+
+    async def _import_one(self, record: ParsedRecord, source_key: str) -> None:
+        try:
+            async with self.session.begin_nested():
+                outcome = await _import_record(
+                    self.session, self.target, record, source_key, actor=self.actor, now=self.now
+                )
+        except (SQLAlchemyError, ValueError) as exc:
+            self.report.problems.append(self._problem(record, exc))
+            return
+        outcome.add_to(self.report)
+
+    async def _write_group(self, group: list[_Candidate]) -> None:
+        if not group:
+            return
+        # Events of the record path so far go first, in file order; then forget the ORM
+        # objects, whose rows the multi-row statements below may change.
+        await self.session.flush()
+        self.session.expunge_all()
+        try:
+            async with self.session.begin_nested():
+                outcomes = await self._write_new_records(group)
+        except (SQLAlchemyError, ValueError):
+            self.session.expunge_all()
+            for candidate in group:
+                await self._import_one(candidate.record, candidate.source_key)
+            return
+        for outcome in outcomes:
+            outcome.add_to(self.report)
+
+    async def _owners(self, keys: Iterable[str]) -> dict[str, int]:
+        owners: dict[str, int] = {}
+        for chunk in _chunked(keys):
+            rows = await self.session.execute(
+                select(WorkKey.key, WorkKey.work_id).where(WorkKey.key.in_(chunk))
+            )
+            owners.update((row.key, row.work_id) for row in rows)
+        return owners
+
+    async def _write_new_records(self, group: list[_Candidate]) -> list[_Outcome]:
+        """Cluster new records in memory as the record path would, then write them in bulk."""
+        session = self.session
+        # 1. Who owns the group's keys now; the works that own them, with their records
+        #    and every key those records carry (a refresh may claim any of them).
+        group_keys = {key for c in group for key in c.keys}
+        owner = await self._owners(group_keys)
+        members: dict[int, list[_Member]] = defaultdict(list)
+        known_works = set(owner.values())
+        for chunk in _chunked(known_works):
+            for row in await session.execute(
+                select(*_MEMBER_COLUMNS).where(BibRecord.work_id.in_(chunk))
+            ):
+                members[row.work_id].append(_member((0, row.id), row._asdict()))
+        more = {key for ms in members.values() for m in ms for key in m.match_keys}
+        owner.update(await self._owners(more - group_keys))
+        for chunk in _chunked(known_works):
+            owner.update(
+                (row.key, row.work_id)
+                for row in await session.execute(
+                    select(WorkKey.key, WorkKey.work_id).where(WorkKey.work_id.in_(chunk))
+                )
+            )
+        before = dict(owner)
+        owned: dict[int, set[str]] = defaultdict(set)
+        for key, wid in owner.items():
+            owned[wid].add(key)
+
+        # 2. Cluster in file order (new works get temporary ids -1, -2, ...).
+        new_works: list[int] = []
+        placed: list[tuple[int, str]] = []  # (work id, matched_by) per record
+        for position, c in enumerate(group):
+            work_id = next((owner[key] for key in c.keys if key in owner), None)
+            if work_id is None:
+                work_id = -(len(new_works) + 1)
+                new_works.append(work_id)
+                matched_by = NEW_WORK
+            else:
+                matched_by = next(key for key in c.keys if key in owner)
+            placed.append((work_id, matched_by))
+            members[work_id].append(_member((1, position), c.row))
+            # refresh_work: the work keeps the keys of its records that no other work owns
+            union = {key for m in members[work_id] for key in m.match_keys}
+            for key in owned[work_id] - union:
+                del owner[key]
+            owned[work_id] &= union
+            for key in union:
+                if key not in owner:
+                    owner[key] = work_id
+                    owned[work_id].add(key)
+
+        # 3. Write: works, records, items, keys, events.
+        touched = {work_id for work_id, _ in placed}
+        described = {wid: _description(_in_order(members[wid]), self.now) for wid in touched}
+        real: dict[int, int] = {}
+        if new_works:
+            result = await session.execute(
+                insert(_WORKS).returning(_WORKS.c.id, sort_by_parameter_order=True),
+                [described[wid] for wid in new_works],
+            )
+            real = dict(zip(new_works, result.scalars().all(), strict=True))
+        updated = [{"b_id": wid, **described[wid]} for wid in sorted(touched) if wid > 0]
+        if updated:
+            await session.execute(
+                update(_WORKS).where(_WORKS.c.id == bindparam("b_id")),
+                updated,
+            )
+
+        def resolve(wid: int) -> int:
+            return real[wid] if wid < 0 else wid
+
+        rows = [
+            {**c.row, "work_id": resolve(wid), "matched_by": matched_by}
+            for c, (wid, matched_by) in zip(group, placed, strict=True)
+        ]
+        result = await session.execute(
+            insert(_RECORDS).returning(_RECORDS.c.id, sort_by_parameter_order=True), rows
+        )
+        bib_ids = result.scalars().all()
+        items = [
+            {**item, "work_id": row["work_id"], "bib_record_id": bib_id}
+            for c, row, bib_id in zip(group, rows, bib_ids, strict=True)
+            for item in c.items
+        ]
+        await session.execute(insert(_ITEMS), items)
+        gone = [key for key, wid in before.items() if owner.get(key) != wid]
+        for chunk in _chunked(gone):
+            await session.execute(delete(WorkKey).where(WorkKey.key.in_(chunk)))
+        claimed = [
+            {"key": key, "work_id": resolve(wid)}
+            for key, wid in owner.items()
+            if before.get(key) != wid
+        ]
+        if claimed:
+            await session.execute(insert(_KEYS), claimed)
+        events = [
+            {
+                "occurred_at": self.now,
+                "recorded_at": self.now,
+                "actor_kind": self.actor.kind.value,
+                "actor_ref": self.actor.ref,
+                "aggregate_type": "bib_record",
+                "aggregate_id": bib_id,
+                "kind": "record.imported",
+                "rule": None,
+                "before": None,
+                "after": None,
+                "payload": _event_payload(
+                    {row["work_id"]}, row["work_id"], None, row["matched_by"], self.target
+                ),
+            }
+            for row, bib_id in zip(rows, bib_ids, strict=True)
+        ]
+        await session.execute(insert(_EVENTS), events)
+        return [
+            _Outcome(
+                "new",
+                works_new=int(matched_by == NEW_WORK),
+                items_new=len(c.items),
+                touched={row["work_id"]},
+            )
+            for c, row, matched_by in zip(group, rows, (m for _, m in placed), strict=True)
+        ]

@@ -348,3 +348,175 @@ async def test_a_reader_of_another_library_is_pointed_to_interlibrary_loan(desk:
     assert [(e["code"], e["rule"]) for e in refused["userErrors"]] == [
         ("PATRON_OF_ANOTHER_LIBRARY", "CONS-2")
     ]
+
+
+async def test_uoc_4b_a_hold_not_collected_in_7_days_expires_and_passes_the_copy_on(
+    desk: Desk,
+) -> None:
+    copy = await desk.work_with_single_copy("UOC", "UOC-HER")
+    work = relay.to_base64("Work", copy.work_id)
+    await desk.check_out(copy.barcode, "UOC-FACULT-001", "UOC-HER", MONDAY)
+    await desk.place_hold("UOC-UNDERG-003", "UOC-HER", at(date(2026, 11, 23), 9), work=work)
+    await desk.place_hold("UOC-EXCHAN-004", "UOC-HER", at(date(2026, 11, 23), 11), work=work)
+    returned_on = date(2026, 11, 25)
+    await desk.check_in(copy.barcode, "UOC-HER", at(returned_on))
+    last_day = returned_on + timedelta(days=UOC.holds.hold_shelf_days)
+    still_kept = await desk.check_out(copy.barcode, "UOC-EXCHAN-004", "UOC-HER", at(last_day))
+    assert [e["code"] for e in still_kept["userErrors"]] == ["ITEM_NOT_AVAILABLE"]
+    next_day = at(last_day + timedelta(days=1))
+    lent = await desk.check_out(copy.barcode, "UOC-EXCHAN-004", "UOC-HER", next_day)
+    assert lent["userErrors"] == []
+    assert (await desk.patron("UOC-UNDERG-003", next_day))["holds"] == []
+
+
+async def test_staff_override_of_a_loan_limit_needs_a_reason_and_is_audited(desk: Desk) -> None:
+    from sqlalchemy import select
+
+    from kallimachos.db.engine import make_engine, make_sessionmaker
+    from kallimachos.db.models import Event
+    from tests.e2e.circulation_support import CHECK_OUT
+
+    limit = AEG.category("undergraduate").max_loans
+    copies = await desk.copies("AEG", "AEG-MYT", limit=limit + 1)
+    for copy in copies[:limit]:
+        await desk.check_out(copy.barcode, "AEG-UNDERG-003", "AEG-MYT", MONDAY)
+    query = CHECK_OUT.replace(
+        "branch: $branch}", "branch: $branch, overrideReason: $reason}"
+    ).replace("$branch: String!)", "$branch: String!, $reason: String)")
+    staff = token_for("staff", library="AEG")
+    patron = token_for("patron", card_number="AEG-UNDERG-003")
+    by_patron = await desk.call(
+        query,
+        MONDAY,
+        patron,
+        barcode=copies[-1].barcode,
+        card="AEG-UNDERG-003",
+        branch="AEG-MYT",
+        reason="exam week",
+    )
+    assert [e["code"] for e in by_patron["checkOut"]["userErrors"]] == ["FORBIDDEN"]
+    no_reason = await desk.call(
+        query,
+        MONDAY,
+        staff,
+        barcode=copies[-1].barcode,
+        card="AEG-UNDERG-003",
+        branch="AEG-MYT",
+        reason=" ",
+    )
+    assert [e["code"] for e in no_reason["checkOut"]["userErrors"]] == ["INVALID_INPUT"]
+    granted = await desk.call(
+        query,
+        MONDAY,
+        staff,
+        barcode=copies[-1].barcode,
+        card="AEG-UNDERG-003",
+        branch="AEG-MYT",
+        reason="exam week",
+    )
+    assert granted["checkOut"]["userErrors"] == []
+    engine = make_engine(desk.settings.database_url)
+    async with make_sessionmaker(engine)() as session:
+        event = (
+            await session.scalars(
+                select(Event).where(Event.kind == "loan.checked_out").order_by(Event.id.desc())
+            )
+        ).first()
+    await engine.dispose()
+    assert event is not None
+    assert event.actor_kind == "staff"
+    assert event.payload["override"] == {"reason": "exam week", "refusals": ["LOAN_LIMIT_REACHED"]}
+
+
+async def test_aeg_5_exceptional_loan_needs_a_clean_year_and_stays_within_one_month(
+    desk: Desk,
+) -> None:
+    from tests.e2e.circulation_support import CHECK_OUT
+
+    copy = (await desk.copies("AEG", "AEG-MYT"))[0]
+    query = CHECK_OUT.replace(
+        "branch: $branch}", 'branch: $branch, overrideReason: "thesis", exceptionalDueDate: $due}'
+    ).replace("$branch: String!)", "$branch: String!, $due: String)")
+    await _set_registered(desk, "AEG-UNDERG-003", date(2026, 9, 1))
+    # registered in September 2026: no clean academic year by 23 November 2026
+    refused = await desk.call(
+        query,
+        MONDAY,
+        None,
+        barcode=copy.barcode,
+        card="AEG-UNDERG-003",
+        branch="AEG-MYT",
+        due="2026-12-14",
+    )
+    assert [(e["code"], e["rule"]) for e in refused["checkOut"]["userErrors"]] == [
+        ("EXTENSION_NOT_ALLOWED", "AEG-5")
+    ]
+    a_year_later = date(2027, 11, 22)  # a Monday, one clean year on
+    too_long = date(2028, 1, 10)  # beyond one month for an undergraduate
+    capped = await desk.call(
+        query,
+        at(a_year_later),
+        None,
+        barcode=copy.barcode,
+        card="AEG-UNDERG-003",
+        branch="AEG-MYT",
+        due=too_long.isoformat(),
+    )
+    assert [(e["code"], e["rule"]) for e in capped["checkOut"]["userErrors"]] == [
+        ("EXTENSION_NOT_ALLOWED", "AEG-5")
+    ]
+    within = date(2027, 12, 13)  # three weeks: longer than AEG-3's one week, within the cap
+    granted = await desk.call(
+        query,
+        at(a_year_later),
+        None,
+        barcode=copy.barcode,
+        card="AEG-UNDERG-003",
+        branch="AEG-MYT",
+        due=within.isoformat(),
+    )
+    assert granted["checkOut"]["userErrors"] == []
+    assert granted["checkOut"]["loan"]["dueDate"] == within.isoformat()
+
+
+async def _set_registered(desk: Desk, card: str, day: date) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    from kallimachos.db.engine import make_engine, make_sessionmaker
+    from kallimachos.db.models import Patron
+
+    engine = make_engine(desk.settings.database_url)
+    async with make_sessionmaker(engine).begin() as session:
+        await session.execute(
+            update(Patron)
+            .where(Patron.card_number == card)
+            .values(created_at=datetime(day.year, day.month, day.day, 9, tzinfo=UTC))
+        )
+    await engine.dispose()
+
+
+async def test_aeg_8_suspension_security_gate_fine_lost_copy_and_clearance(desk: Desk) -> None:
+    staff = token_for("staff", library="AEG")
+    suspend = 'mutation { suspendPatron(input: {patronCardNumber: "AEG-UNDERG-003", reason: "late every week"}) { patron { suspendedUntil } userErrors { code rule } } }'
+    done = (await desk.call(suspend, MONDAY, staff))["suspendPatron"]
+    assert done["userErrors"] == []
+    assert done["patron"]["suspendedUntil"] >= "2027-05-22"  # one semester, per policy
+    copy = (await desk.copies("AEG", "AEG-MYT"))[0]
+    refused = await desk.check_out(copy.barcode, "AEG-UNDERG-003", "AEG-MYT", MONDAY)
+    assert [(e["code"], e["rule"]) for e in refused["userErrors"]] == [("PATRON_BLOCKED", "AEG-8")]
+
+    gate = 'mutation { chargeSecurityGateFine(input: {patronCardNumber: "AEG-POSTGR-002", reason: "gate alarm, book in bag"}) { fees { kind rule amount { amount } } userErrors { code } } }'
+    fined = (await desk.call(gate, MONDAY, staff))["chargeSecurityGateFine"]
+    assert [(f["kind"], f["rule"]) for f in fined["fees"]] == [("security_gate", "AEG-8")]
+    assert Decimal(fined["fees"][0]["amount"]["amount"]) == AEG.fines.security_gate_fine
+
+    loan = (await desk.check_out(copy.barcode, "AEG-FACULT-001", "AEG-MYT", MONDAY))["loan"]
+    lost = "mutation($id: ID!) { declareItemLost(input: {loanId: $id}) { fees { kind rule note } userErrors { code } } }"
+    charged = (await desk.call(lost, MONDAY, staff, id=loan["id"]))["declareItemLost"]
+    assert {f["rule"] for f in charged["fees"]} == {"AEG-8"}
+    assert any("replaced in kind by 2026-12-08" in (f["note"] or "") for f in charged["fees"])
+    clearance = '{ patron(cardNumber: "AEG-FACULT-001") { clearanceRefusals { code rule } } }'
+    refusals = (await desk.call(clearance, MONDAY, staff))["patron"]["clearanceRefusals"]
+    assert {(r["code"], r["rule"]) for r in refusals} == {("CLEARANCE_REFUSED", "AEG-8")}

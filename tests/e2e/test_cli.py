@@ -147,3 +147,12 @@ def test_token_issue_refuses_bad_subjects(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert message in captured.err
+
+
+def test_holds_expire_runs_on_an_initialised_database(
+    env: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["init"]) == 0
+    capsys.readouterr()
+    assert cli.main(["holds", "expire"]) == 0
+    assert capsys.readouterr().out.strip() == "0 holds expired"

@@ -10,6 +10,7 @@ from kallimachos.schema.mutations import check_out as _check_out
 from kallimachos.schema.mutations import pay_fee as _pay_fee
 from kallimachos.schema.mutations import place_hold as _place_hold
 from kallimachos.schema.mutations import renew_loan as _renew_loan
+from kallimachos.schema.mutations import staff_sanctions as _staff
 from kallimachos.schema.mutations import waive_fee as _waive_fee
 
 
@@ -35,4 +36,16 @@ class Mutation:
     )
     waive_fee: _waive_fee.WaiveFeePayload = strawberry.mutation(
         resolver=_waive_fee.resolve, description="Waive a fee with a reason (staff)."
+    )
+    suspend_patron: _staff.SanctionPayload = strawberry.mutation(
+        resolver=_staff.suspend,
+        description="Suspend borrowing for systematic late returns (staff; AEG-8).",
+    )
+    charge_security_gate_fine: _staff.SanctionPayload = strawberry.mutation(
+        resolver=_staff.security_gate,
+        description="Fine for setting off the security gate with unborrowed material (AEG-8).",
+    )
+    declare_item_lost: _staff.SanctionPayload = strawberry.mutation(
+        resolver=_staff.lost,
+        description="Close a loan as lost and charge per policy (staff; AEG-8).",
     )

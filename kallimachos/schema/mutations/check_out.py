@@ -6,7 +6,7 @@ import strawberry
 
 from kallimachos.schema.circulation import Loan
 from kallimachos.schema.context import Info
-from kallimachos.schema.mutations.common import UserError, text, user_errors
+from kallimachos.schema.mutations.common import UserError, iso_date, text, user_errors
 from kallimachos.services.checkout import check_out
 from kallimachos.services.outcome import Abort
 
@@ -16,6 +16,17 @@ class CheckOutInput:
     item_barcode: str
     patron_card_number: str
     branch: str = strawberry.field(description="The branch code of the desk lending it.")
+    override_reason: str | None = strawberry.field(
+        default=None,
+        description=(
+            "Staff only: set aside a limit or block with this reason (audited). Never "
+            "overrides availability or loanability."
+        ),
+    )
+    exceptional_due_date: str | None = strawberry.field(
+        default=None,
+        description="Staff only, with a reason: a longer loan within the category's cap (AEG-5).",
+    )
 
 
 @strawberry.type
@@ -35,6 +46,8 @@ async def resolve(info: Info, input: CheckOutInput) -> CheckOutPayload:
             item_barcode=text(input.item_barcode, "itemBarcode"),
             patron_card=text(input.patron_card_number, "patronCardNumber"),
             branch_code=text(input.branch, "branch"),
+            override_reason=input.override_reason,
+            exceptional_due_on=iso_date(input.exceptional_due_date, "exceptionalDueDate"),
         )
     except Abort as stop:
         return CheckOutPayload(loan=None, user_errors=user_errors(stop.problems))

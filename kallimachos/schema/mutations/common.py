@@ -7,6 +7,8 @@ RULES.md ``rule`` ID.  A mutation with user errors has changed nothing.
 
 from __future__ import annotations
 
+from datetime import date
+
 import strawberry
 from strawberry import relay
 
@@ -51,3 +53,13 @@ def text(value: str, field: str, *, max_length: int = 64) -> str:
     if not cleaned or len(cleaned) > max_length:
         raise Abort(invalid(f"{field} must be 1-{max_length} characters", field))
     return cleaned
+
+
+def iso_date(value: str | None, field: str) -> date | None:
+    """An optional ISO date (YYYY-MM-DD) from input."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise Abort(invalid(f"{value!r} is not a date like 2027-01-31", field)) from exc
