@@ -294,6 +294,11 @@ class IllRequest(Base):
     delivery_method: Mapped[str | None] = mapped_column(String(32))
     supplier_due_date: Mapped[date | None] = mapped_column(Date)
     patron_due_date: Mapped[date | None] = mapped_column(Date)
+    pickup_deadline: Mapped[date | None] = mapped_column(Date)
+    request_received_on: Mapped[date | None] = mapped_column(Date)
+    checked_out_on: Mapped[date | None] = mapped_column(Date)
+    return_shipped_on: Mapped[date | None] = mapped_column(Date)
+    copyright_declared: Mapped[bool] = mapped_column(Boolean, default=False)
     renewals: Mapped[int] = mapped_column(Integer, default=0)
     idempotency_key: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column()
@@ -356,3 +361,18 @@ class RevokedToken(Base):
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
     revoked_at: Mapped[datetime] = mapped_column()
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+class IdempotencyKey(Base):
+    """A client's key for a request already made: the same key returns the same result."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("patron_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patron_id: Mapped[int] = mapped_column(ForeignKey("patrons.id"))
+    key: Mapped[str] = mapped_column(String(128))
+    outcome: Mapped[str] = mapped_column(String(32))
+    hold_id: Mapped[int | None] = mapped_column(ForeignKey("holds.id"))
+    ill_request_id: Mapped[int | None] = mapped_column(ForeignKey("ill_requests.id"))
+    created_at: Mapped[datetime] = mapped_column()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable
 from enum import Enum
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import relay
@@ -16,9 +17,12 @@ from strawberry import relay
 from kallimachos.db.models import Work as WorkRow
 from kallimachos.db.queries import ItemView
 from kallimachos.schema.context import Info
-from kallimachos.schema.errors import InvalidArgument
+from kallimachos.schema.errors import Forbidden, InvalidArgument
 from kallimachos.schema.types import Branch, Library
 from kallimachos.search.backend import FacetValue as FacetValueData
+
+if TYPE_CHECKING:
+    from kallimachos.schema.ill import RequestOption
 
 
 @strawberry.enum(description="Where a copy is and whether it can go out.")
@@ -153,6 +157,42 @@ class Work(relay.Node):
             )
             for library_id, items in by_library.items()
         ]
+
+    @strawberry.field(
+        description=(
+            "Every way this patron can get the work, ranked with cost, payer, loan days and "
+            "the reason for each rank (CONS-2). Creates nothing."
+        )
+    )
+    async def request_options(
+        self,
+        info: Info,
+        patron_card_number: str,
+        pickup_branch: str | None = None,
+        service_type: str = "LOAN",
+    ) -> list[Annotated[RequestOption, strawberry.lazy("kallimachos.schema.ill")]]:
+        from kallimachos.schema.ill import RequestOption as Option
+        from kallimachos.services.request_item import Ask, request_options
+
+        services = info.context.services
+        outcome = await request_options(
+            services.sessions,
+            services.policies,
+            actor=info.context.actor,
+            now=info.context.now,
+            ask=Ask(
+                patron_card=patron_card_number.strip(),
+                pickup_branch=pickup_branch,
+                service_type="copy" if service_type.upper() == "COPY" else "loan",
+                work_id=self.db_id,
+            ),
+        )
+        if outcome.value is None:
+            problem = outcome.problems[0]
+            if problem.code == "FORBIDDEN":
+                raise Forbidden(problem.message)
+            raise InvalidArgument(problem.message)
+        return [Option.of(o) for o in outcome.value.options]
 
     @strawberry.field(description="The source records clustered into this work, and why.")
     async def records(self, info: Info) -> list[WorkRecord]:

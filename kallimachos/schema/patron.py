@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import strawberry
+from sqlalchemy import select
 from strawberry import relay
 
+from kallimachos.db.models import IllRequest as IllRequestRow
 from kallimachos.db.models import Patron as PatronRow
 from kallimachos.schema import patron_data
 from kallimachos.schema.circulation import Block, Fee, Hold, Loan, Money
 from kallimachos.schema.context import Info
+from kallimachos.schema.ill import IllRequest
 from kallimachos.schema.types import Branch, Library
 
 
@@ -69,6 +72,16 @@ class Patron(relay.Node):
     @strawberry.field(description="Suspended from borrowing until this day (ISO), if at all.")
     def suspended_until(self) -> str | None:
         return self.suspended_until_value
+
+    @strawberry.field(description="The patron's interlibrary requests, newest first.")
+    async def ill_requests(self, info: Info) -> list[IllRequest]:
+        async with info.context.services.sessions() as session:
+            rows = await session.scalars(
+                select(IllRequestRow)
+                .where(IllRequestRow.patron_id == self.db_id)
+                .order_by(IllRequestRow.created_at.desc(), IllRequestRow.id.desc())
+            )
+            return [IllRequest.from_row(r) for r in rows]
 
     @strawberry.field(description="Why the patron may not borrow now, each with its rule.")
     async def blocks(self, info: Info) -> list[Block]:

@@ -27,6 +27,7 @@ from kallimachos.services.desk_access import may_act_at_desk
 from kallimachos.services.events import record_event
 from kallimachos.services.hold_expiry import expire_for_item
 from kallimachos.services.holiday_data import calendar_for
+from kallimachos.services.ill_actions import returned_ill_copy
 from kallimachos.services.loanable import copy_facts
 from kallimachos.services.outcome import Abort, Outcome, forbidden, not_found
 
@@ -86,7 +87,10 @@ async def _check_in(
     if loan is not None:
         result.loan = loan
         result.fees = await _close_loan(session, library, loan, item, branch, today, now, damaged)
-    if damaged:
+    if item.temporary_ill:
+        item.damaged = item.damaged or damaged
+        await returned_ill_copy(session, policies, actor=actor, now=now, item=item)
+    elif damaged:
         item.damaged = True
         item.status = "DAMAGED"
         item.current_branch_id = branch.id

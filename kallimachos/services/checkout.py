@@ -24,6 +24,7 @@ from kallimachos.services.desk_access import may_act_at_desk
 from kallimachos.services.events import record_event
 from kallimachos.services.hold_expiry import expire_for_item
 from kallimachos.services.holiday_data import calendar_for
+from kallimachos.services.ill_actions import lend_ill_copy
 from kallimachos.services.outcome import Abort, Outcome, Problem, forbidden, invalid, not_found
 
 OVERRIDABLE = frozenset(
@@ -140,6 +141,29 @@ async def _check_out(
     library = policies.member(library_row.code)
     today = library_today(library, now)
     await expire_for_item(session, library, item, today, now)
+    if item.temporary_ill:
+        loan = await lend_ill_copy(
+            session, policies, actor=actor, now=now, item=item, patron=patron, branch_id=branch.id
+        )
+        record_event(
+            session,
+            actor=actor,
+            now=now,
+            recorded_at=now,
+            aggregate_type="loan",
+            aggregate_id=loan.id,
+            kind="loan.checked_out",
+            rule=loan.rule,
+            after={
+                "status": "ON_LOAN",
+                "due_date": loan.due_date.isoformat(),
+                "item_id": item.id,
+                "patron_id": patron.id,
+                "branch": branch.code,
+            },
+            payload={"work_ids": [item.work_id], "interlibrary": True},
+        )
+        return CheckedOut(loan=loan, item=item, patron=patron)
     holds = await facts.active_holds_for(session, item, lock=True)
     calendar = calendar_for(library, branch.code)
     patron_facts = await facts.patron_facts(session, patron, today)

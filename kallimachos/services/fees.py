@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kallimachos.db.models import Fee, Library
+from kallimachos.db.models import Fee, IllRequest, Library
 from kallimachos.domain.actors import Actor
 from kallimachos.services.desk_access import may_act_at_desk
 from kallimachos.services.events import record_event
@@ -80,6 +80,10 @@ async def pay_fee(
             fee.paid = fee.paid + paid
             if fee.paid == fee.amount:
                 fee.status = "PAID"
+                if fee.ill_request_id is not None and fee.kind == "ill_charge":
+                    request = await session.get(IllRequest, fee.ill_request_id)
+                    if request is not None:
+                        request.prepaid = True  # CUT-A4-PRE: now it may be sent
             fee.version += 1
             record_event(
                 session,

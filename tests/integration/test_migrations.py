@@ -28,6 +28,7 @@ TABLES = {
     "ill_supplier_attempts",
     "events",
     "revoked_tokens",
+    "idempotency_keys",
 }
 
 

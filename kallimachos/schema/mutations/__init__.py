@@ -7,9 +7,11 @@ import strawberry
 from kallimachos.schema.mutations import cancel_hold as _cancel_hold
 from kallimachos.schema.mutations import check_in as _check_in
 from kallimachos.schema.mutations import check_out as _check_out
+from kallimachos.schema.mutations import ill_steps as _ill
 from kallimachos.schema.mutations import pay_fee as _pay_fee
 from kallimachos.schema.mutations import place_hold as _place_hold
 from kallimachos.schema.mutations import renew_loan as _renew_loan
+from kallimachos.schema.mutations import request_item as _request_item
 from kallimachos.schema.mutations import staff_sanctions as _staff
 from kallimachos.schema.mutations import waive_fee as _waive_fee
 
@@ -48,4 +50,23 @@ class Mutation:
     declare_item_lost: _staff.SanctionPayload = strawberry.mutation(
         resolver=_staff.lost,
         description="Close a loan as lost and charge per policy (staff; AEG-8).",
+    )
+    request_item: _request_item.RequestItemPayload = strawberry.mutation(
+        resolver=_request_item.resolve,
+        description=(
+            "Ask once: the best source (shelf, branch transfer, hold, partner library, external "
+            "supplier) is chosen under both libraries' rules and set going (CONS-2)."
+        ),
+    )
+    ill_process: _ill.IllRequestPayload = strawberry.mutation(
+        resolver=_ill.process,
+        description="Requesting staff forward the request to the next supplier (CUT-A6).",
+    )
+    ill_supplying_action: _ill.IllRequestPayload = strawberry.mutation(
+        resolver=_ill.supplying,
+        description="The supplying library answers (ISO 18626 statuses).",
+    )
+    ill_requesting_action: _ill.IllRequestPayload = strawberry.mutation(
+        resolver=_ill.requesting,
+        description="The requesting library acts: cancel, received, renew, return, lost, note.",
     )

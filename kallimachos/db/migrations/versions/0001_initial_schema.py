@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 06:33:10.441250
+Create Date: 2026-11-22 06:46:47.358988
 """
 
 from __future__ import annotations
@@ -292,6 +292,11 @@ def upgrade() -> None:
         sa.Column("delivery_method", sa.String(length=32), nullable=True),
         sa.Column("supplier_due_date", sa.Date(), nullable=True),
         sa.Column("patron_due_date", sa.Date(), nullable=True),
+        sa.Column("pickup_deadline", sa.Date(), nullable=True),
+        sa.Column("request_received_on", sa.Date(), nullable=True),
+        sa.Column("checked_out_on", sa.Date(), nullable=True),
+        sa.Column("return_shipped_on", sa.Date(), nullable=True),
+        sa.Column("copyright_declared", sa.Boolean(), nullable=False),
         sa.Column("renewals", sa.Integer(), nullable=False),
         sa.Column("idempotency_key", sa.String(length=128), nullable=True),
         sa.Column("created_at", kallimachos.db.types.UtcDateTime(timezone=True), nullable=False),
@@ -424,6 +429,29 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_fees_patron_id"), ["patron_id"], unique=False)
 
     op.create_table(
+        "idempotency_keys",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("patron_id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=128), nullable=False),
+        sa.Column("outcome", sa.String(length=32), nullable=False),
+        sa.Column("hold_id", sa.Integer(), nullable=True),
+        sa.Column("ill_request_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", kallimachos.db.types.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["hold_id"], ["holds.id"], name=op.f("fk_idempotency_keys_hold_id_holds")
+        ),
+        sa.ForeignKeyConstraint(
+            ["ill_request_id"],
+            ["ill_requests.id"],
+            name=op.f("fk_idempotency_keys_ill_request_id_ill_requests"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["patron_id"], ["patrons.id"], name=op.f("fk_idempotency_keys_patron_id_patrons")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_idempotency_keys")),
+        sa.UniqueConstraint("patron_id", "key", name=op.f("uq_idempotency_keys_patron_id")),
+    )
+    op.create_table(
         "ill_supplier_attempts",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("request_id", sa.Integer(), nullable=False),
@@ -471,6 +499,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_ill_supplier_attempts_request_id"))
 
     op.drop_table("ill_supplier_attempts")
+    op.drop_table("idempotency_keys")
     with op.batch_alter_table("fees", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_fees_patron_id"))
 
