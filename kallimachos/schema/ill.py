@@ -181,12 +181,15 @@ class IllRequest(relay.Node):
     renewals: int
     created_at: str
     citation: strawberry.scalars.JSON | None
+    late: bool | None = strawberry.field(
+        description="In staff queues: waiting past the forwarding deadline or the due date."
+    )
     requesting_library_id: strawberry.Private[int]
     supplier_id: strawberry.Private[int | None]
     row: strawberry.Private[IllRequestRow]
 
     @classmethod
-    def from_row(cls, row: IllRequestRow) -> IllRequest:
+    def from_row(cls, row: IllRequestRow, late: bool | None = None) -> IllRequest:
         return cls(
             db_id=row.id,
             status=IllStatus(row.status),
@@ -198,6 +201,7 @@ class IllRequest(relay.Node):
             renewals=row.renewals,
             created_at=row.created_at.isoformat(),
             citation=row.citation,  # type: ignore[arg-type]
+            late=late,
             requesting_library_id=row.requesting_library_id,
             supplier_id=row.supplier_library_id,
             row=row,

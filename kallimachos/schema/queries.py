@@ -10,6 +10,8 @@ from kallimachos.domain.actors import ActorKind
 from kallimachos.schema.catalogue import Work, WorkConnection, WorkFilter
 from kallimachos.schema.context import Info
 from kallimachos.schema.errors import Forbidden, InvalidArgument
+from kallimachos.schema.ill import IllRequest, IllStatus
+from kallimachos.schema.ill_queue import IllQueueDirection, ill_queue
 from kallimachos.schema.patron import Patron
 from kallimachos.schema.search_query import run_search
 from kallimachos.schema.types import Library, LibraryRole
@@ -66,6 +68,22 @@ class Query:
             raise InvalidArgument(f"id {id!r} is not a Work ID")
         row = await info.context.loaders.work.load(int(node_id))
         return Work.from_row(row) if row is not None else None
+
+    @strawberry.field(
+        description=(
+            "Interlibrary requests for a library's staff (or a partner library's incoming "
+            "requests), late ones first (CUT-A6)."
+        )
+    )
+    async def ill_queue(
+        self,
+        info: Info,
+        direction: IllQueueDirection,
+        library: str | None = None,
+        statuses: list[IllStatus] | None = None,
+        first: int = 50,
+    ) -> list[IllRequest]:
+        return await ill_queue(info, direction, library, statuses, first)
 
     @strawberry.field(
         description=(

@@ -182,6 +182,7 @@ async def take_step(
         raise Abort(*(Problem.from_refusal(r) for r in result.refusals))
     before = {"status": row.status}
     store_facts(row, result.request, now)
+    await _follow_on_patron_loan(session, row)
     _update_rota(row, attempts, action, details, supplier_id, now)
     if action is RequestingAction.PROCESS and row.processed_at is None:
         row.processed_at = now
@@ -352,6 +353,25 @@ async def returned_ill_copy(
     )
     item.status = "IN_TRANSIT"
     item.transit_to_branch_id = None
+
+
+async def _follow_on_patron_loan(session: AsyncSession, row: IllRequest) -> None:
+    """The supplier's dates bind the patron (CONS-3): a recall or renewal moves their loan."""
+    if row.temporary_item_id is None or row.patron_due_date is None:
+        return
+    loan = (
+        await session.scalars(
+            select(Loan)
+            .where(Loan.item_id == row.temporary_item_id, Loan.returned_at.is_(None))
+            .with_for_update()
+        )
+    ).first()
+    if loan is None or loan.due_date == row.patron_due_date:
+        return
+    if row.status == IllStatus.RECALLED.value and row.patron_due_date < loan.due_date:
+        loan.recalled = True
+    loan.due_date = row.patron_due_date
+    loan.version += 1
 
 
 async def _desk(session: AsyncSession, actor: Actor, row: IllRequest) -> Actor:

@@ -448,3 +448,139 @@ async def test_cut_b2_a_requesting_library_may_have_at_most_15_open_requests_at_
     await engine.dispose()
     refused = await step(desk, PROCESS, MONDAY, uoc, id=made["illRequest"]["id"])
     assert "CUT-B2" in {e["rule"] for e in refused["userErrors"]}
+
+
+QUEUE = """query($d: IllQueueDirection!, $lib: String) { illQueue(direction: $d, library: $lib) {
+  id status late supplier { code } } }"""
+
+
+async def test_cut_a6_staff_queue_shows_requests_waiting_past_the_forwarding_deadline_first(
+    desk: Desk,
+) -> None:
+    work = relay.to_base64("Work", await book_held_only_by(desk.settings, "CUT"))
+    old = await request(desk, "UOC-POSTGR-006", "UOC-HER", MONDAY, work=work)
+    new = await request(desk, "UOC-FACULT-001", "UOC-HER", MONDAY + timedelta(days=3), work=work)
+    staff = token_for("staff", library="UOC")
+    queue = (await desk.call(QUEUE, at(MONDAY + timedelta(days=3)), staff, d="OUTGOING"))[
+        "illQueue"
+    ]
+    assert [(q["id"], q["late"]) for q in queue] == [
+        (old["illRequest"]["id"], True),  # Monday's request not forwarded by Tuesday
+        (new["illRequest"]["id"], False),
+    ]
+    # the supplier sees nothing until it is sent; then only as INCOMING, never OUTGOING
+    cut = token_for("partner", library="CUT")
+    assert (await desk.call(QUEUE, at(MONDAY + timedelta(days=3)), cut, d="INCOMING"))[
+        "illQueue"
+    ] == []
+    await step(desk, PROCESS, MONDAY + timedelta(days=3), staff, id=old["illRequest"]["id"])
+    incoming = (await desk.call(QUEUE, at(MONDAY + timedelta(days=3)), cut, d="INCOMING"))[
+        "illQueue"
+    ]
+    assert [q["id"] for q in incoming] == [old["illRequest"]["id"]]
+    body = await gql_raw(desk, QUEUE, at(MONDAY), cut, d="OUTGOING")
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    other = await gql_raw(
+        desk, QUEUE, at(MONDAY), token_for("staff", library="AEG"), d="OUTGOING", lib="UOC"
+    )
+    assert other["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def gql_raw(desk: Desk, query: str, now: str, token: str, **variables: Any) -> Any:
+    from tests.conftest import gql
+
+    return await gql(desk.http, query, variables, token=token, now=now)
+
+
+async def _received_and_lent(
+    desk: Desk, card: str, pickup: str, supplier_lib: str, staff_lib: str, work: str
+) -> tuple[str, date]:
+    made = await request(desk, card, pickup, MONDAY, work=work)
+    rid = made["illRequest"]["id"]
+    staff = token_for("staff", library=staff_lib)
+    supplier = token_for("partner", library=made["illRequest"]["supplier"]["code"])
+    await step(desk, PROCESS, MONDAY, staff, id=rid)
+    loaned = await step(
+        desk,
+        SUPPLY,
+        MONDAY + timedelta(days=1),
+        supplier,
+        id=rid,
+        s="LOANED",
+        due=(MONDAY + timedelta(days=30)).isoformat(),
+    )
+    assert loaned["userErrors"] == []
+    await step(desk, ACT, MONDAY + timedelta(days=2), staff, id=rid, a="RECEIVED")
+    lent = await desk.check_out(f"ILL-{_db_id(rid)}", card, pickup, at(MONDAY + timedelta(days=2)))
+    assert lent["userErrors"] == []
+    return rid, date.fromisoformat(lent["loan"]["dueDate"])
+
+
+async def test_tuc_ill_6_a_late_ill_return_costs_0_54_per_day(desk: Desk) -> None:
+    work = relay.to_base64("Work", await book_held_only_by(desk.settings, "UOC", "AEG"))
+    rid, due = await _received_and_lent(desk, "TUC-POSTGR-005", "TUC", "", "TUC", work)
+    back = await desk.check_in(f"ILL-{_db_id(rid)}", "TUC", at(due + timedelta(days=3)))
+    rate = POLICIES.member("TUC").ill_requesting.loans.overdue_fine_per_day_per_item
+    assert rate == Decimal("0.54")
+    assert [(f["rule"], Decimal(f["amount"]["amount"])) for f in back["fees"]] == [
+        ("TUC-ILL-6", rate * 3)
+    ]
+
+
+async def test_cut_a10_cons_3_a_supplier_recall_shortens_the_patrons_loan(desk: Desk) -> None:
+    work = relay.to_base64("Work", await book_held_only_by(desk.settings, "CUT"))
+    rid, patron_due = await _received_and_lent(
+        desk, "UOC-POSTGR-006", "UOC-HER", "CUT", "UOC", work
+    )
+    recall_due = MONDAY + timedelta(days=14)
+    recalled = await step(
+        desk,
+        SUPPLY,
+        MONDAY + timedelta(days=7),
+        token_for("partner", library="CUT"),
+        id=rid,
+        s="RECALLED",
+        due=recall_due.isoformat(),
+    )
+    assert recalled["userErrors"] == []
+    assert recalled["illRequest"]["status"] == "RECALLED"
+    loans = (await desk.patron("UOC-POSTGR-006", at(MONDAY + timedelta(days=7))))["loans"]
+    ill_loan = next(loan for loan in loans if loan["item"]["barcode"] == f"ILL-{_db_id(rid)}")
+    assert date.fromisoformat(ill_loan["dueDate"]) < recall_due <= patron_due
+
+
+async def test_cut_a9_a_loan_not_collected_in_time_goes_back_and_the_patron_pays(
+    desk: Desk,
+) -> None:
+    from datetime import UTC, datetime
+
+    from kallimachos.db.engine import make_engine, make_sessionmaker
+    from kallimachos.services.ill_sweep import sweep
+
+    work = relay.to_base64("Work", await book_held_only_by(desk.settings, "UOC"))
+    made = await request(desk, "CUT-ACADEM-001", "CUT", MONDAY, work=work)
+    assert made["userErrors"] == []
+    rid, staff = made["illRequest"]["id"], token_for("staff", library="CUT")
+    supplier = token_for("partner", library=made["illRequest"]["supplier"]["code"])
+    await step(desk, PROCESS, MONDAY, staff, id=rid)
+    await step(desk, SUPPLY, MONDAY, supplier, id=rid, s="LOANED")
+    received = await step(desk, ACT, MONDAY + timedelta(days=2), staff, id=rid, a="RECEIVED")
+    deadline = date.fromisoformat(received["illRequest"]["pickupDeadline"])
+    engine = make_engine(desk.settings.database_url)
+    sessions = make_sessionmaker(engine)
+    on_time = await sweep(
+        sessions, POLICIES, now=datetime(deadline.year, deadline.month, deadline.day, 9, tzinfo=UTC)
+    )
+    assert on_time["returned_uncollected"] == 0
+    late = deadline + timedelta(days=1)
+    swept = await sweep(
+        sessions, POLICIES, now=datetime(late.year, late.month, late.day, 9, tzinfo=UTC)
+    )
+    await engine.dispose()
+    assert swept["returned_uncollected"] == 1
+    patron = await desk.patron("CUT-ACADEM-001", at(late))
+    charges = [
+        f for f in patron["fees"] if f["kind"] in ("ill_charge", "uncollected", "ill_uncollected")
+    ]
+    assert charges
+    assert {f["rule"] for f in charges} & {"CUT-A9", "CUT-A1-PAY"}
