@@ -39,6 +39,10 @@ start_service() {  # $1 = postgres|opensearch, $2 = variable to export
 if [ "${KALLIMACHOS_SKIP_SERVICES:-}" != "1" ]; then
   start_service postgres KALLIMACHOS_TEST_POSTGRES_URL
   start_service opensearch KALLIMACHOS_TEST_OPENSEARCH_URL
+  # the fault tests may stop and restart the OpenSearch this script manages
+  if [ "${KALLIMACHOS_TEST_OPENSEARCH_URL:-}" = "$(scripts/opensearch.sh url 2>/dev/null)" ]; then
+    export KALLIMACHOS_TEST_OPENSEARCH_CONTROL="$PWD/scripts/opensearch.sh"
+  fi
 fi
 
 echo "== ruff"; .venv/bin/ruff check . && .venv/bin/ruff format --check .
