@@ -79,3 +79,37 @@ async def test_loan_limit_holds_under_concurrent_checkouts(desk: Desk) -> None:
     assert len(granted) == 7
     refused = {e["code"] for r in results if r["loan"] is None for e in r["userErrors"]}
     assert refused == {"LOAN_LIMIT_REACHED"}
+
+
+async def test_concurrent_request_item_with_one_idempotency_key_creates_one_request(
+    desk: Desk,
+) -> None:
+    from strawberry import relay
+
+    from kallimachos.db.models import IllRequest
+    from tests.conftest import token_for
+    from tests.e2e.test_ill import REQUEST, book_held_only_by
+
+    work = relay.to_base64("Work", await book_held_only_by(desk.settings, "CUT"))
+    patron = token_for("patron", card_number="UOC-POSTGR-006")
+    results = await asyncio.gather(
+        *(
+            desk.call(
+                REQUEST,
+                MONDAY,
+                patron,
+                work=work,
+                card="UOC-POSTGR-006",
+                pickup="UOC-HER",
+                key="double-click-7",
+            )
+            for _ in range(6)
+        )
+    )
+    ids = {r["requestItem"]["illRequest"]["id"] for r in results}
+    assert len(ids) == 1
+    engine = make_engine(desk.settings.database_url)
+    async with make_sessionmaker(engine)() as session:
+        count = await session.scalar(select(func.count()).select_from(IllRequest))
+    await engine.dispose()
+    assert count == 1
