@@ -397,3 +397,35 @@ def test_index_rebuild_keeps_every_work_searchable(demo: Settings, tmp_path: Pat
         return int(body["data"]["search"]["totalCount"])  # type: ignore[index]
 
     assert asyncio.run(count()) == total_works
+
+
+async def test_a_checkout_reaches_the_available_only_filter_through_the_outbox(
+    http: AsyncClient, demo: Settings
+) -> None:
+    """Lend the only available copy of a work and watch it leave availableOnly (seconds)."""
+    from tests.conftest import token_for
+
+    result = _search_body(
+        await gql(http, SEARCH, {"f": {"libraries": ["CUT"], "availableOnly": True}, "first": 100})
+    )
+    node = next(
+        e["node"]
+        for e in result["edges"]
+        if [h["library"]["code"] for h in e["node"]["holdings"]] == ["CUT"]
+        and sum(1 for h in e["node"]["holdings"] for i in h["items"] if i["status"] == "AVAILABLE")
+        == 1
+    )
+    barcode = next(
+        i["barcode"] for h in node["holdings"] for i in h["items"] if i["status"] == "AVAILABLE"
+    )
+    lent = await gql(
+        http,
+        'mutation($b: String!) { checkOut(input: {itemBarcode: $b, patronCardNumber: "CUT-ACADEM-001", branch: "CUT"}) { loan { id } userErrors { code } } }',
+        {"b": barcode},
+        token=token_for("staff", library="CUT"),
+    )
+    assert lent["data"]["checkOut"]["userErrors"] == []  # type: ignore[index]
+    assert (
+        await _poll_until_absent(http, node["id"], {"libraries": ["CUT"], "availableOnly": True})
+        is False
+    )
