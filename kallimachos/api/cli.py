@@ -10,12 +10,14 @@ import argparse
 import asyncio
 import os
 import sys
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
+import jwt
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import select
@@ -34,11 +36,12 @@ from kallimachos.indexer.reader import FileFormat, UnreadableFile
 from kallimachos.policies import PolicyFileError, PolicySet, load_policies
 from kallimachos.search.backend import SearchBackend, SearchUnavailable
 from kallimachos.search.factory import make_search
-from kallimachos.services import marc_import, patron_import
+from kallimachos.services import ill_sweep, marc_import, patron_import
 from kallimachos.services.hold_expiry import expire_all
 from kallimachos.services.library_sync import sync_libraries
 from kallimachos.services.loanable import item_loanable
 from kallimachos.services.reindex import rebuild_index
+from kallimachos.services.token_revocation import InvalidRevocation, revoke_token
 
 EXIT_BAD_INPUT = 2
 DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
@@ -271,6 +274,25 @@ def cmd_holds_expire(settings: Settings) -> None:
     print(f"{_run(run)} holds expired")
 
 
+def cmd_ill_sweep(settings: Settings) -> None:
+    policies = load_policy_set(settings)
+
+    async def run() -> dict[str, int]:
+        engine = make_engine(settings.database_url)
+        try:
+            return await ill_sweep.sweep(
+                make_sessionmaker(engine), policies, now=SystemClock().now()
+            )
+        except SQLAlchemyError as exc:
+            raise CliError(f"database not ready ({exc.__class__.__name__}); run init") from exc
+        finally:
+            await engine.dispose()
+
+    done = _run(run)
+    overdue, uncollected = done["overdue"], done["returned_uncollected"]
+    print(f"{overdue} ILL loans overdue, {uncollected} returned uncollected")
+
+
 # --- token issue ----------------------------------------------------------------------
 
 
@@ -286,7 +308,58 @@ def cmd_token_issue(settings: Settings, args: argparse.Namespace) -> None:
     except TokenError as exc:
         raise CliError(str(exc)) from exc
     ttl = timedelta(hours=args.ttl_hours or settings.token_ttl_hours)
-    print(issue_token(actor, secret, now=SystemClock().now(), ttl=ttl))
+    if ttl <= timedelta(0):
+        raise CliError("--ttl-hours must be positive")
+    jti = uuid.uuid4().hex
+    token = issue_token(
+        Actor(actor.kind, actor.card_number, actor.library, actor.branch, token_id=jti),
+        secret,
+        now=SystemClock().now(),
+        ttl=ttl,
+    )
+    if args.show_id:  # stderr only: stdout stays the token alone, for TOKEN=$(...)
+        print(f"token id (jti): {jti}", file=sys.stderr)
+    print(token)
+
+
+def cmd_token_revoke(settings: Settings, token_id: str, reason: str | None) -> None:
+    """Withdraw a token by its id (or by the token itself); refused within seconds."""
+    jti = _token_id(token_id)
+
+    async def run() -> bool:
+        engine = make_engine(settings.database_url)
+        try:
+            async with make_sessionmaker(engine).begin() as session:
+                done = await revoke_token(
+                    session, jti, reason=reason, actor=CLI_ACTOR, now=SystemClock().now()
+                )
+                return done.newly
+        except InvalidRevocation as exc:
+            raise CliError(str(exc)) from exc
+        except SQLAlchemyError as exc:
+            raise CliError(f"database not ready ({exc.__class__.__name__}); run init") from exc
+        finally:
+            await engine.dispose()
+
+    if _run(run):
+        print(f"token {jti} revoked")
+    else:
+        print(f"token {jti} was already revoked")
+
+
+def _token_id(value: str) -> str:
+    """A jti as given, or the ``jti`` claim of a whole token (read without verifying it)."""
+    text = value.strip()
+    if text.count(".") != 2:
+        return text
+    try:
+        claims = jwt.decode(text, options={"verify_signature": False})
+    except jwt.PyJWTError as exc:
+        raise CliError(f"not a token id or a token: {exc}") from exc
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not jti:
+        raise CliError("the token has no id (jti)")
+    return jti
 
 
 def _token_scope_problems(actor: Actor) -> list[str]:
@@ -406,6 +479,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     holds.add_parser("expire", help="expire holds not collected in time (nightly)")
 
+    ill = commands.add_parser("ill", help="interlibrary loan").add_subparsers(
+        dest="action", required=True
+    )
+    ill.add_parser("sweep", help="mark overdue ILL loans, return uncollected ones (nightly)")
+
     token = commands.add_parser("token", help="bearer tokens").add_subparsers(
         dest="action", required=True
     )
@@ -415,6 +493,12 @@ def build_parser() -> argparse.ArgumentParser:
     issue.add_argument("--library")
     issue.add_argument("--branch")
     issue.add_argument("--ttl-hours", type=int, default=None)
+    issue.add_argument(
+        "--show-id", action="store_true", help="also print the token's id (jti) on stderr"
+    )
+    revoke = token.add_parser("revoke", help="withdraw a token before it expires")
+    revoke.add_argument("jti", metavar="JTI", help="the token's id (or the token itself)")
+    revoke.add_argument("--reason", default=None, help="why (kept in the audit history)")
     return parser
 
 
@@ -440,8 +524,12 @@ def main_with_settings(argv: Sequence[str] | None, settings: Settings) -> int:
             cmd_index_rebuild(settings)
         elif args.command == "holds" and args.action == "expire":
             cmd_holds_expire(settings)
+        elif args.command == "ill" and args.action == "sweep":
+            cmd_ill_sweep(settings)
         elif args.command == "token" and args.action == "issue":
             cmd_token_issue(settings, args)
+        elif args.command == "token" and args.action == "revoke":
+            cmd_token_revoke(settings, args.jti, args.reason)
     except CliError as exc:
         for problem in exc.problems:
             print(f"kallimachos: error: {problem}", file=sys.stderr)

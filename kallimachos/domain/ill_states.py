@@ -111,7 +111,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Final
 
-from kallimachos.domain.actors import Actor, ActorKind
+from kallimachos.domain.actors import SYSTEM, Actor, ActorKind
 from kallimachos.domain.calendar import LibraryCalendar
 from kallimachos.domain.errors import Refusal
 from kallimachos.domain.ill_cancellation import CancelParty, cancel_refusals
@@ -395,8 +395,10 @@ def roles_of(actor: Actor, request: IllRequestFacts, policies: PolicySet) -> fro
             roles.add(U_)
     if actor.kind in (ActorKind.STAFF, ActorKind.PARTNER) and actor.library == request.supplier:
         roles.add(U_)
-    if actor.kind is ActorKind.ADMIN:
+    if actor == SYSTEM:  # the consortium's own timed jobs
         roles.add(Y_)
+    elif actor.kind is ActorKind.ADMIN:  # a consortium admin may act for any party
+        roles.update({S_, U_, Y_})
     return frozenset(roles)
 
 

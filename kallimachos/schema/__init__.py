@@ -1,7 +1,9 @@
 """The GraphQL schema: one object built at import, with its limits built once.
 
 Validation rules are constructed a single time so strawberry's ``ValidationCache`` keeps
-hitting (strawberry#4635; shared/notes/graphql-perf.md §2.5).
+hitting (strawberry#4635; shared/notes/graphql-perf.md §2.5): depth, aliases and the
+node-count cost rule (``kallimachos.schema.limits``).  The token limit applies at parse time.
+Introspection stays on: the schema is public (``schema.graphql``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
+from kallimachos.schema.limits import CostLimitRule, SignInToChange
 from kallimachos.schema.mutations import Mutation
 from kallimachos.schema.queries import Query
 
@@ -27,11 +30,12 @@ MAX_TOKENS = 5000
 _RULES = [
     *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
     *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+    CostLimitRule,
 ]
 
 
 class QueryLimits(AddValidationRules):
-    """Depth and alias limits, with rule classes shared by every request."""
+    """Depth, alias and cost limits, with rule classes shared by every request."""
 
     def __init__(self) -> None:
         super().__init__(_RULES)
@@ -58,5 +62,6 @@ schema = strawberry.Schema(
         _validation_cache,
         QueryLimits,
         _token_limiter,
+        SignInToChange,
     ],
 )

@@ -18,6 +18,7 @@ from kallimachos.db.models import Work as WorkRow
 from kallimachos.db.queries import ItemView
 from kallimachos.schema.context import Info
 from kallimachos.schema.errors import Forbidden, InvalidArgument
+from kallimachos.schema.ids import node_db_ids
 from kallimachos.schema.types import Branch, Library
 from kallimachos.search.backend import FacetValue as FacetValueData
 
@@ -87,7 +88,7 @@ class Item(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Item | None]:
-        views = await info.context.loaders.item.load_many([int(i) for i in node_ids])
+        views = await info.context.loaders.item.load_many(node_db_ids(node_ids))
         return [_item(info, v) if v is not None else None for v in views]
 
 
@@ -212,7 +213,7 @@ class Work(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Work | None]:
-        rows = await info.context.loaders.work.load_many([int(i) for i in node_ids])
+        rows = await info.context.loaders.work.load_many(node_db_ids(node_ids))
         return [cls.from_row(r) if r is not None else None for r in rows]
 
 

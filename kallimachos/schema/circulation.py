@@ -14,6 +14,7 @@ from kallimachos.db.models import Hold as HoldRow
 from kallimachos.db.models import Loan as LoanRow
 from kallimachos.schema.catalogue import Item, _item
 from kallimachos.schema.context import Info
+from kallimachos.schema.ids import node_db_ids
 from kallimachos.schema.types import Branch
 
 
@@ -61,7 +62,7 @@ class Loan(relay.Node):
     ) -> list[Loan | None]:
         from kallimachos.schema.patron_data import visible_loans
 
-        return await visible_loans(info, [int(i) for i in node_ids])
+        return await visible_loans(info, node_db_ids(node_ids))
 
 
 @strawberry.enum(description="Where a hold is in its life.")
@@ -110,7 +111,7 @@ class Hold(relay.Node):
     ) -> list[Hold | None]:
         from kallimachos.schema.patron_data import visible_holds
 
-        return await visible_holds(info, [int(i) for i in node_ids])
+        return await visible_holds(info, node_db_ids(node_ids))
 
 
 @strawberry.type(description="Money a patron owes: overdue fine, replacement, ILL charge...")
@@ -146,7 +147,7 @@ class Fee(relay.Node):
     ) -> list[Fee | None]:
         from kallimachos.schema.patron_data import visible_fees
 
-        return await visible_fees(info, [int(i) for i in node_ids])
+        return await visible_fees(info, node_db_ids(node_ids))
 
 
 @strawberry.type(description="Why a patron may not borrow now, and the rule that says so.")

@@ -14,6 +14,7 @@ from kallimachos.db.models import Patron as PatronRow
 from kallimachos.domain import request_routing as routing
 from kallimachos.schema.circulation import Money
 from kallimachos.schema.context import Info
+from kallimachos.schema.ids import node_db_ids
 from kallimachos.schema.types import Branch, Library
 from kallimachos.services.ill_actions import may_see
 from kallimachos.services.ill_store import history_of, library_codes
@@ -257,7 +258,7 @@ class IllRequest(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[IllRequest | None]:
-        ids = [int(i) for i in node_ids]
+        ids = node_db_ids(node_ids)
         async with info.context.services.sessions() as session:
             rows = {
                 r.id: r

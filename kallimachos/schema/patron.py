@@ -13,6 +13,7 @@ from kallimachos.db.models import Patron as PatronRow
 from kallimachos.schema import patron_data
 from kallimachos.schema.circulation import Block, Fee, Hold, Loan, Money
 from kallimachos.schema.context import Info
+from kallimachos.schema.ids import node_db_ids
 from kallimachos.schema.ill import IllRequest
 from kallimachos.schema.types import Branch, Library
 
@@ -103,7 +104,7 @@ class Patron(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Patron | None]:
-        rows = await info.context.loaders.patron.load_many([int(i) for i in node_ids])
+        rows = await info.context.loaders.patron.load_many(node_db_ids(node_ids))
         actor = info.context.actor
         visible: list[Patron | None] = []
         for row in rows:

@@ -10,6 +10,7 @@ from kallimachos.domain.actors import ActorKind
 from kallimachos.schema.catalogue import Work, WorkConnection, WorkFilter
 from kallimachos.schema.context import Info
 from kallimachos.schema.errors import Forbidden, InvalidArgument
+from kallimachos.schema.ids import db_id
 from kallimachos.schema.ill import IllRequest, IllStatus
 from kallimachos.schema.ill_queue import IllQueueDirection, ill_queue
 from kallimachos.schema.patron import Patron
@@ -64,9 +65,10 @@ class Query:
             type_name, node_id = relay.from_base64(id)
         except Exception as exc:
             raise InvalidArgument(f"id {id!r} is not a global ID") from exc
-        if type_name != "Work" or not node_id.isdigit():
+        number = db_id(node_id)
+        if type_name != "Work" or number is None:
             raise InvalidArgument(f"id {id!r} is not a Work ID")
-        row = await info.context.loaders.work.load(int(node_id))
+        row = await info.context.loaders.work.load(number)
         return Work.from_row(row) if row is not None else None
 
     @strawberry.field(

@@ -15,6 +15,7 @@ from strawberry import relay
 from kallimachos.db.models import Branch as BranchRow
 from kallimachos.db.models import Library as LibraryRow
 from kallimachos.schema.context import Info
+from kallimachos.schema.ids import node_db_ids
 
 
 @strawberry.enum(description="What part a library plays in the consortium.")
@@ -44,7 +45,7 @@ class Branch(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Branch | None]:
-        rows = await info.context.loaders.branch.load_many([int(i) for i in node_ids])
+        rows = await info.context.loaders.branch.load_many(node_db_ids(node_ids))
         return [cls.from_row(r) if r is not None else None for r in rows]
 
 
@@ -77,5 +78,5 @@ class Library(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Library | None]:
-        rows = await info.context.loaders.library.load_many([int(i) for i in node_ids])
+        rows = await info.context.loaders.library.load_many(node_db_ids(node_ids))
         return [cls.from_row(r) if r is not None else None for r in rows]

@@ -27,16 +27,19 @@ class FeeChanged:
     fee: Fee
 
 
+MAX_AMOUNT = Decimal("1000000.00")
+
+
 def parse_amount(text: str, field: str) -> Decimal:
     """A positive money amount with at most two decimals ("12.50"), or a clear problem."""
     try:
         value = Decimal(text.strip())
-    except (InvalidOperation, AttributeError) as exc:
+        if not value.is_finite() or value <= 0 or value > MAX_AMOUNT:
+            raise Abort(invalid(f"{text!r} must be a positive amount up to {MAX_AMOUNT}", field))
+        if value != value.quantize(CENT):
+            raise Abort(invalid(f"{text!r} has more than two decimals", field))
+    except (InvalidOperation, AttributeError, ValueError) as exc:
         raise Abort(invalid(f"{text!r} is not an amount like 12.50", field)) from exc
-    if not value.is_finite() or value <= 0:
-        raise Abort(invalid(f"{text!r} must be a positive amount", field))
-    if value != value.quantize(CENT):
-        raise Abort(invalid(f"{text!r} has more than two decimals", field))
     return value.quantize(CENT)
 
 

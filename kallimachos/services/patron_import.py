@@ -66,10 +66,13 @@ class ImportSummary:
 def parse_csv(text: str) -> list[dict[str, str]]:
     """Rows as dicts with their header checked; raises on a wrong header."""
     reader = csv.DictReader(io.StringIO(text))
-    header = tuple(reader.fieldnames or ())
-    if header != COLUMNS:
-        raise PatronImportError([f"line 1: header must be {','.join(COLUMNS)}; got {header}"])
-    return list(reader)
+    try:
+        header = tuple(reader.fieldnames or ())
+        if header != COLUMNS:
+            raise PatronImportError([f"line 1: header must be {','.join(COLUMNS)}; got {header}"])
+        return list(reader)
+    except csv.Error as exc:
+        raise PatronImportError([f"line {reader.line_num}: not readable as CSV ({exc})"]) from exc
 
 
 def validate_rows(

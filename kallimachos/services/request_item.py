@@ -33,7 +33,7 @@ from kallimachos.db.models import (
     Work,
 )
 from kallimachos.domain import request_routing as routing
-from kallimachos.domain.actors import Actor
+from kallimachos.domain.actors import Actor, ActorKind
 from kallimachos.domain.ill_costs import prepayment_required
 from kallimachos.domain.ill_request import IllStatus
 from kallimachos.domain.policy import IllMaterialType, MemberLibrary
@@ -142,6 +142,11 @@ class _Context:
 
 
 async def _context(session: AsyncSession, policies: PolicySet, actor: Actor, ask: Ask) -> _Context:
+    if actor.kind in (ActorKind.ANONYMOUS, ActorKind.PARTNER) or (
+        actor.kind is ActorKind.PATRON and actor.card_number != ask.patron_card
+    ):
+        # refused before the card is looked up: nobody learns which cards exist
+        raise Abort(forbidden("only the patron or their library's staff may request for them"))
     patron = await facts.patron_by_card(session, ask.patron_card)
     if patron is None:
         raise Abort(not_found("patron with card", ask.patron_card, "patronCardNumber"))

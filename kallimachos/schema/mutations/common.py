@@ -12,6 +12,7 @@ from datetime import date
 import strawberry
 from strawberry import relay
 
+from kallimachos.schema.ids import db_id
 from kallimachos.services.outcome import Abort, Problem, invalid
 
 
@@ -42,9 +43,10 @@ def node_id(value: strawberry.ID | str, expected: str, field: str) -> int:
         type_name, raw = relay.from_base64(str(value))
     except Exception as exc:
         raise Abort(invalid(f"{value!r} is not a global ID", field)) from exc
-    if type_name != expected or not raw.isdigit():
+    number = db_id(raw)
+    if type_name != expected or number is None:
         raise Abort(invalid(f"{value!r} is not a {expected} ID", field))
-    return int(raw)
+    return number
 
 
 def text(value: str, field: str, *, max_length: int = 64) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from kallimachos.domain.actors import ActorKind
 from kallimachos.schema.circulation import Hold, Loan
 from kallimachos.schema.context import Info
 from kallimachos.schema.mutations.common import UserError, node_id, text, user_errors
@@ -52,6 +53,9 @@ async def resolve(info: Info, input: PlaceHoldInput) -> PlaceHoldPayload:
         )
     return PlaceHoldPayload(
         hold=Hold.from_row(done.hold, position=None),
-        recalled_loan=Loan.from_row(done.recalled) if done.recalled else None,
+        # the recalled loan is another reader's: only staff and admins may see it
+        recalled_loan=Loan.from_row(done.recalled)
+        if done.recalled and info.context.actor.kind in (ActorKind.STAFF, ActorKind.ADMIN)
+        else None,
         user_errors=[],
     )

@@ -70,16 +70,25 @@ def _citation(value: CitationInput | None) -> Citation | None:
             )
         )
     title = text(value.title, "citation.title", max_length=500)
+    authors = value.authors or []
+    if len(authors) > 20 or any(not a.strip() or len(a) > 200 for a in authors):
+        raise Abort(invalid("at most 20 authors of 1-200 characters", "citation.authors"))
+    if value.year is not None and not 1000 <= value.year <= 2100:
+        raise Abort(invalid("year must be between 1000 and 2100", "citation.year"))
     return Citation(
         title=title,
         material_type=value.material_type,  # type: ignore[arg-type]
-        authors=tuple(value.authors or ()),
+        authors=tuple(a.strip() for a in authors),
         year=value.year,
-        isbn=value.isbn,
-        issn=value.issn,
-        journal=value.journal,
-        pages=value.pages,
+        isbn=_optional(value.isbn, "citation.isbn", 32),
+        issn=_optional(value.issn, "citation.issn", 16),
+        journal=_optional(value.journal, "citation.journal", 500),
+        pages=_optional(value.pages, "citation.pages", 50),
     )
+
+
+def _optional(value: str | None, field: str, limit: int) -> str | None:
+    return None if value is None else text(value, field, max_length=limit)
 
 
 def _money(value: str | None) -> Decimal | None:
