@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
 from kallimachos.api.graphql_view import GraphQLEndpoint
@@ -24,6 +24,7 @@ from kallimachos.db.engine import make_engine, make_sessionmaker
 from kallimachos.db.models import Library
 from kallimachos.domain.clock import Clock, SystemClock
 from kallimachos.indexer.outbox import drain_forever
+from kallimachos.notify.runtime import run_notifications
 from kallimachos.policies import load_policies
 from kallimachos.schema.context import Services
 from kallimachos.search.backend import SearchBackend
@@ -101,7 +102,8 @@ def create_app(
                 drain_forever(sessions, search, services.loanable, services.clock)
             )
         try:
-            yield
+            async with run_notifications(sessions, policies, services.clock, send=drain_outbox):
+                yield
         finally:
             if drainer is not None:
                 drainer.cancel()
@@ -114,6 +116,7 @@ def create_app(
         routes=[
             Route("/health", health, methods=["GET"]),
             Route("/graphql", endpoint, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", endpoint),
         ],
         lifespan=lifespan,
     )

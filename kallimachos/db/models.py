@@ -376,3 +376,67 @@ class IdempotencyKey(Base):
     hold_id: Mapped[int | None] = mapped_column(ForeignKey("holds.id"))
     ill_request_id: Mapped[int | None] = mapped_column(ForeignKey("ill_requests.id"))
     created_at: Mapped[datetime] = mapped_column()
+
+
+class Webhook(Base):
+    """A library's HTTPS endpoint for HMAC-signed JSON notices of its interlibrary requests.
+
+    The secret signs every call (``kallimachos.notify.webhooks``); it is kept because an
+    HMAC needs it, and never shown again after registration.
+    """
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    library_id: Mapped[int] = mapped_column(ForeignKey("libraries.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(256))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column()
+
+
+class Delivery(Base):
+    """One notice of one event to one recipient by one channel, and how sending it went.
+
+    Created by the notification worker in the transaction that marks the event read
+    (:class:`NotificationMark`), so a notice exists once the event does; ``status`` moves
+    PENDING -> SENT, or -> RETRYING (``next_attempt_at``, exponential backoff) -> SENT, or
+    -> FAILED when it can never be sent (no e-mail address, address refused, webhook gone).
+    The rendered ``subject``/``body`` are kept, so a retry sends exactly what was meant.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))  # EMAIL | WEBHOOK
+    notice: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(2000))  # an e-mail address or a webhook URL
+    library_id: Mapped[int] = mapped_column(ForeignKey("libraries.id"), index=True)
+    patron_id: Mapped[int | None] = mapped_column(ForeignKey("patrons.id"), index=True)
+    webhook_id: Mapped[int | None] = mapped_column(ForeignKey("webhooks.id"), index=True)
+    language: Mapped[str | None] = mapped_column(String(8))
+    subject: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default="PENDING")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column()
+    sent_at: Mapped[datetime | None] = mapped_column()
+
+
+class NotificationMark(Base):
+    """An event the notification worker has turned into deliveries (possibly none).
+
+    The lowest mark is the floor below which every event has been handled; marks above it
+    let events that commit out of id order (concurrent PostgreSQL writers) still be seen.
+    Marks older than the settle window are folded into the floor and deleted.
+    """
+
+    __tablename__ = "notification_marks"
+
+    event_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    marked_at: Mapped[datetime] = mapped_column()

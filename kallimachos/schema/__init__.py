@@ -22,6 +22,7 @@ from strawberry.schema.config import StrawberryConfig
 from kallimachos.schema.limits import CostLimitRule, SignInToChange
 from kallimachos.schema.mutations import Mutation
 from kallimachos.schema.queries import Query
+from kallimachos.schema.subscriptions import Subscription
 
 MAX_DEPTH = 12
 MAX_ALIASES = 30
@@ -56,6 +57,7 @@ def _token_limiter() -> MaxTokensLimiter:
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
+    subscription=Subscription,
     config=StrawberryConfig(relay_max_results=100),
     extensions=[
         _parser_cache,

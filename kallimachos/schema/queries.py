@@ -9,6 +9,7 @@ from kallimachos.db import queries
 from kallimachos.domain.actors import ActorKind
 from kallimachos.schema.catalogue import Work, WorkConnection, WorkFilter
 from kallimachos.schema.context import Info
+from kallimachos.schema.deliveries import DeliveryQuery
 from kallimachos.schema.errors import Forbidden, InvalidArgument
 from kallimachos.schema.ids import db_id
 from kallimachos.schema.ill import IllRequest, IllStatus
@@ -19,7 +20,7 @@ from kallimachos.schema.types import Library, LibraryRole
 
 
 @strawberry.type
-class Query:
+class Query(DeliveryQuery):
     node: relay.Node | None = relay.node(
         description="Any object by its global ID; objects you may not see come back null."
     )

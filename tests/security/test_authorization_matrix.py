@@ -110,6 +110,10 @@ RULES: dict[str, Rule] = {
     "illRequestingAction": Rule(
         FOR_PATRON, "user", "CANCEL before processing: the patron or their staff", ILL_STEP_REFUSALS
     ),
+    # --- notifications ---
+    "registerWebhook": Rule(SUPPLYING, "user", "a library's staff or partner token, for itself"),
+    "webhookDeliveries": Rule(SUPPLYING, "top", "a library's webhook log: its staff or partner"),
+    "notificationDeliveries": Rule(LIBRARY_STAFF, "top", "delivery state: the library's staff"),
 }
 OPTIONAL = frozenset(
     {
@@ -313,6 +317,25 @@ async def attempt_ill_queue(env: Env, home: Home, token: str | None) -> dict[str
     return await env.call(ILL_QUEUE_Q, token, lib=home.library)
 
 
+REGISTER_WEBHOOK = """mutation($lib: String) { registerWebhook(input: {library: $lib,
+  url: "https://partner.example.org/hooks", secret: "a-long-enough-shared-secret-0123456789"}) {
+  userErrors { code } } }"""
+WEBHOOK_LOG_Q = """query($lib: String) { webhookDeliveries(library: $lib) { status } }"""
+DELIVERIES_Q = """query($lib: String) { notificationDeliveries(library: $lib) { status } }"""
+
+
+async def attempt_register_webhook(env: Env, home: Home, token: str | None) -> dict[str, Any]:
+    return await env.call(REGISTER_WEBHOOK, token, lib=home.library)
+
+
+async def attempt_webhook_log(env: Env, home: Home, token: str | None) -> dict[str, Any]:
+    return await env.call(WEBHOOK_LOG_Q, token, lib=home.library)
+
+
+async def attempt_deliveries(env: Env, home: Home, token: str | None) -> dict[str, Any]:
+    return await env.call(DELIVERIES_Q, token, lib=home.library)
+
+
 SCENARIOS: dict[str, Scenario] = {
     "businessTime": Scenario(UOC, attempt_business_time),
     "libraries": Scenario(UOC, attempt_libraries),
@@ -335,6 +358,9 @@ SCENARIOS: dict[str, Scenario] = {
     "illProcess": Scenario(UOC_PG, attempt_ill_process),
     "illSupplyingAction": Scenario(CUT_SUPPLYING, attempt_ill_supplying),
     "illRequestingAction": Scenario(UOC_PG, attempt_ill_requesting),
+    "registerWebhook": Scenario(CUT_SUPPLYING, attempt_register_webhook),
+    "webhookDeliveries": Scenario(CUT_SUPPLYING, attempt_webhook_log),
+    "notificationDeliveries": Scenario(UOC, attempt_deliveries),
 }
 
 

@@ -14,6 +14,7 @@ from kallimachos.schema.mutations import renew_loan as _renew_loan
 from kallimachos.schema.mutations import request_item as _request_item
 from kallimachos.schema.mutations import staff_sanctions as _staff
 from kallimachos.schema.mutations import waive_fee as _waive_fee
+from kallimachos.schema.mutations import webhooks as _webhooks
 
 
 @strawberry.type
@@ -69,4 +70,8 @@ class Mutation:
     ill_requesting_action: _ill.IllRequestPayload = strawberry.mutation(
         resolver=_ill.requesting,
         description="The requesting library acts: cancel, received, renew, return, lost, note.",
+    )
+    register_webhook: _webhooks.RegisterWebhookPayload = strawberry.mutation(
+        resolver=_webhooks.resolve,
+        description="Register (or re-key) a library's webhook for signed ILL notices.",
     )

@@ -1,0 +1,1 @@
+"""Notifications: e-mail through a real SMTP server, webhooks, subscriptions."""
