@@ -584,3 +584,88 @@ async def test_cut_a9_a_loan_not_collected_in_time_goes_back_and_the_patron_pays
     ]
     assert charges
     assert {f["rule"] for f in charges} & {"CUT-A9", "CUT-A1-PAY"}
+
+
+async def test_cons_1_one_search_result_lists_every_librarys_copies(desk: Desk) -> None:
+    body = await desk.call(
+        '{ search(query: "9789608838765") { totalCount edges { node { holdings { library { code } items { status } } } } } }',
+        at(MONDAY),
+    )
+    result = body["search"]
+    assert result["totalCount"] == 1
+    assert {h["library"]["code"] for h in result["edges"][0]["node"]["holdings"]} == {"UOC", "CUT"}
+
+
+async def test_cut_a5_staff_enter_a_request_on_the_patrons_behalf(desk: Desk) -> None:
+    work = relay.to_base64("Work", await book_held_only_by(desk.settings, "UOC"))
+    staff = token_for("staff", library="CUT")
+    made = (
+        await desk.call(REQUEST, at(MONDAY), staff, work=work, card="CUT-ACADEM-001", pickup="CUT")
+    )["requestItem"]
+    assert made["userErrors"] == []
+    assert made["outcome"] == "INTERLIBRARY_LOAN"
+    other_library = token_for("staff", library="AEG")
+    refused = (
+        await desk.call(
+            REQUEST, at(MONDAY), other_library, work=work, card="CUT-ACADEM-001", pickup="CUT"
+        )
+    )["requestItem"]
+    assert [e["code"] for e in refused["userErrors"]] == ["FORBIDDEN"]
+
+
+async def test_cut_a1_pay_who_pays_depends_on_the_category(desk: Desk) -> None:
+    work = relay.to_base64("Work", await book_held_only_by(desk.settings, "UOC"))
+    academic = await request(desk, "CUT-ACADEM-001", "CUT", MONDAY, work=work)
+    undergraduate = await request(desk, "CUT-UNDERG-003", "CUT", MONDAY, work=work)
+    assert academic["illRequest"]["cost"]["payer"] == "LIBRARY"
+    assert undergraduate["illRequest"]["cost"]["payer"] == "PATRON"
+
+
+async def test_cut_a3_only_the_listed_kinds_of_material_may_be_requested(desk: Desk) -> None:
+    engine = make_engine(desk.settings.database_url)
+    async with make_sessionmaker(engine)() as session:
+        recording = (
+            await session.scalars(
+                select(Work.id)
+                .join(Item, Item.work_id == Work.id)
+                .join(Library, Library.id == Item.library_id)
+                .where(Work.material_type == "sound_recording", Library.code == "TUC")
+                .limit(1)
+            )
+        ).one()
+    await engine.dispose()
+    refused = await request(
+        desk, "CUT-ACADEM-001", "CUT", MONDAY, work=relay.to_base64("Work", recording)
+    )
+    assert refused["outcome"] is None
+    assert ("ILL_MATERIAL_NOT_REQUESTABLE", "CUT-A3") in {
+        (e["code"], e["rule"]) for e in refused["userErrors"]
+    }
+
+
+async def test_cut_b3_cut_does_not_lend_from_its_non_lending_collections(desk: Desk) -> None:
+    from sqlalchemy import update
+
+    work_id = await book_held_only_by(desk.settings, "CUT")
+    engine = make_engine(desk.settings.database_url)
+    async with make_sessionmaker(engine).begin() as session:
+        await session.execute(
+            update(Item).where(Item.work_id == work_id).values(collection="reference")
+        )
+    await engine.dispose()
+    made = await request(
+        desk, "UOC-POSTGR-006", "UOC-HER", MONDAY, work=relay.to_base64("Work", work_id)
+    )
+    assert "CUT" not in {
+        o["library"]["code"] for o in made["options"] if o["kind"] == "INTERLIBRARY_LOAN"
+    }
+
+
+async def test_cut_a2_a_patron_with_obligations_may_not_request(desk: Desk) -> None:
+    copy = (await desk.copies("CUT", "CUT"))[0]
+    lent = await desk.check_out(copy.barcode, "CUT-ACADEM-001", "CUT", at(MONDAY))
+    overdue_day = date.fromisoformat(lent["loan"]["dueDate"]) + timedelta(days=2)
+    work = relay.to_base64("Work", await book_held_only_by(desk.settings, "UOC"))
+    refused = await request(desk, "CUT-ACADEM-001", "CUT", overdue_day, work=work)
+    assert refused["outcome"] is None
+    assert "CUT-A2" in {e["rule"] for e in refused["userErrors"]}
