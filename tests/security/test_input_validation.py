@@ -153,6 +153,26 @@ def cases(o: dict[str, str]) -> dict[str, Case]:
             {"feeId": o["fee"], "reason": "ok"},
             {"feeId": ids("Fee"), "reason": BAD_TEXT},
         ),
+        "registerWebhook": Case(
+            _mutation("registerWebhook", "RegisterWebhookInput"),
+            {
+                "library": "CUT",
+                "url": "https://partner.example.org/hooks",
+                "secret": "a-long-enough-shared-secret-0123456789",
+            },
+            {
+                "url": [
+                    "",
+                    "ftp://partner.example.org/x",
+                    "https://user:pw@example.org/",
+                    "https://example.org/#frag",
+                    "x" * 5000,
+                    "not a url",
+                ],
+                "secret": ["", "short", "x" * 10_000],
+                "library": ["", "NOPE", "x" * 5000],
+            },
+        ),
         "suspendPatron": Case(
             _mutation("suspendPatron", "SuspendPatronInput"),
             {"patronCardNumber": "AEG-FACULT-001", "reason": "ok"},
