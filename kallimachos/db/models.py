@@ -147,7 +147,7 @@ class BibRecord(Base):
     source_format: Mapped[str] = mapped_column(String(16))
     control_number: Mapped[str | None] = mapped_column(String(64))
     work_id: Mapped[int] = mapped_column(ForeignKey("works.id"), index=True)
-    matched_by: Mapped[str] = mapped_column(String(200))
+    matched_by: Mapped[str] = mapped_column(String(600))
     match_keys: Mapped[list[str]] = mapped_column(default=list)
     title: Mapped[str] = mapped_column(Text)
     title_vernacular: Mapped[str | None] = mapped_column(Text)

@@ -27,9 +27,14 @@ still cannot lose the others, and the result is the same as importing one record
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import os
+import pickle
+import struct
+import sys
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -42,9 +47,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from kallimachos.db.models import BibRecord, Branch, Event, Item, Library, Work, WorkKey
 from kallimachos.domain.actors import Actor
 from kallimachos.domain.work_keys import identifier_keys, shared_record_key, title_key
+from kallimachos.indexer import reader
 from kallimachos.indexer.extract import ParsedRecord
 from kallimachos.indexer.holdings import HoldingData
-from kallimachos.indexer.reader import FileFormat, RecordError, iter_records
+from kallimachos.indexer.reader import FileFormat, RecordError, UnreadableFile, iter_records
 from kallimachos.services.events import record_event
 
 BATCH_SIZE = 1000
@@ -120,10 +126,11 @@ async def resolve_target(
     return ImportTarget(library=library, default_branch=default, branches_by_code=by_code)
 
 
-def _batches(
-    entries: Iterable[ParsedRecord | RecordError], size: int
-) -> Iterator[list[ParsedRecord | RecordError]]:
-    batch: list[ParsedRecord | RecordError] = []
+Entry = ParsedRecord | RecordError
+
+
+def _batches(entries: Iterable[Entry], size: int) -> Iterator[list[Entry]]:
+    batch: list[Entry] = []
     for entry in entries:
         batch.append(entry)
         if len(batch) >= size:
@@ -149,13 +156,122 @@ async def import_file(
     seen_keys: dict[str, int] = {}
     async with sessions() as session:
         target = await resolve_target(session, library_code, branch_code)
-    for batch in _batches(iter_records(path, fmt), BATCH_SIZE):
+    async for batch in _read_batches(path, fmt):
         async with sessions.begin() as session:
             run = _BatchRun(session, target, report, file=str(path), actor=actor, now=now)
             await run.import_batch(batch, seen_keys)
         if on_progress is not None:
             on_progress(len(batch))
     return report
+
+
+# --- reading: inline, or in a helper process for big files --------------------------------
+
+PARALLEL_PARSE_BYTES = 8 * 1024 * 1024
+"""Files at least this big are parsed by a helper process while this one writes."""
+_FRAME = struct.Struct("!Q")  # length prefix of one pickled message on the helper's stdout
+_HELPER = """
+import pickle, struct, sys
+from kallimachos.indexer import reader
+
+path, fmt, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
+out = sys.stdout.buffer
+
+def send(kind, value):
+    data = pickle.dumps((kind, value), protocol=pickle.HIGHEST_PROTOCOL)
+    out.write(struct.pack("!Q", len(data)) + data)
+
+try:
+    batch = []
+    for entry in reader.iter_records(path, fmt):
+        batch.append(entry)
+        if len(batch) >= size:
+            send("batch", batch)
+            batch = []
+    if batch:
+        send("batch", batch)
+    send("done", None)
+except reader.UnreadableFile as exc:
+    send("unreadable", (type(exc).__name__, exc.path, exc.reason))
+except BaseException as exc:
+    send("error", f"{type(exc).__name__}: {exc}")
+try:
+    out.flush()
+except BrokenPipeError:
+    pass
+"""
+"""The helper process: only the reader, so it starts fast and small; pickled batches on
+stdout, each behind an 8-byte length (``_FRAME``)."""
+
+
+async def _read_batches(path: Path, fmt: FileFormat) -> AsyncIterator[list[Entry]]:
+    """The file's entries in file order, :data:`BATCH_SIZE` at a time.
+
+    Parsing costs about as much CPU as storing, so a big file is parsed by a helper process
+    (``python -c`` :data:`_HELPER`, one, reading the file front to back, so the order is the
+    file's) that pipes pickled batches to this one while it stores the previous batch.
+    ``UnreadableFile`` is raised at once, as ``iter_records`` does.
+    """
+    entries = iter_records(path, fmt)  # raises UnreadableFile now if the file is unreadable
+    if not _big(path):
+        for batch in _batches(entries, BATCH_SIZE):
+            yield batch
+        return
+    close = getattr(entries, "close", None)  # a generator holding the open file
+    if callable(close):
+        close()
+    helper = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _HELPER,
+        os.fspath(path),
+        fmt,
+        str(BATCH_SIZE),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        limit=4 * 1024 * 1024,  # bytes buffered ahead of the writer
+        env=_helper_environment(),
+    )
+    assert helper.stdout is not None
+    finished = False
+    try:
+        while True:
+            try:
+                (size,) = _FRAME.unpack(await helper.stdout.readexactly(_FRAME.size))
+                kind, value = pickle.loads(await helper.stdout.readexactly(size))
+            except asyncio.IncompleteReadError as exc:
+                code = await helper.wait()
+                message = f"reading {path}: the parser process died (exit {code})"
+                raise RuntimeError(message) from exc
+            if kind == "batch":
+                yield value
+            elif kind == "done":
+                finished = True
+                return
+            elif kind == "unreadable":
+                name, file, reason = value
+                raise getattr(reader, name, UnreadableFile)(file, reason)
+            else:
+                raise RuntimeError(f"reading {path} failed: {value}")
+    finally:
+        if not finished and helper.returncode is None:
+            helper.kill()  # the writer stopped early: the rest of the file is not wanted
+        await helper.wait()
+
+
+def _helper_environment() -> dict[str, str]:
+    """This environment, with the directory holding this ``kallimachos`` package first on the
+    helper's path (so it reads with the same code even when not installed)."""
+    root = str(Path(__file__).resolve().parents[2])
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": root if not path else root + os.pathsep + path}
+
+
+def _big(path: Path) -> bool:
+    try:
+        return os.path.getsize(path) >= PARALLEL_PARSE_BYTES
+    except OSError:
+        return False
 
 
 def _unique_in_file(key: str, seen: dict[str, int]) -> str:

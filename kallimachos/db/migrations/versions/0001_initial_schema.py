@@ -93,7 +93,7 @@ def upgrade() -> None:
         sa.Column("source_format", sa.String(length=16), nullable=False),
         sa.Column("control_number", sa.String(length=64), nullable=True),
         sa.Column("work_id", sa.Integer(), nullable=False),
-        sa.Column("matched_by", sa.String(length=200), nullable=False),
+        sa.Column("matched_by", sa.String(length=600), nullable=False),
         sa.Column("match_keys", sa.JSON(), nullable=False),
         sa.Column("title", sa.Text(), nullable=False),
         sa.Column("title_vernacular", sa.Text(), nullable=True),

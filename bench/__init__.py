@@ -1,0 +1,1 @@
+"""Benchmarks against the raw engines (issue 7); see docs/performance.md."""
