@@ -87,7 +87,10 @@ def cancel_refusals(
         return tuple(found)
     reasons = policy.supplier_cancel_reasons
     if reason not in reasons:
-        found.append(_bad_reason(reasons, policy.rule_for("supplier_cancel_reasons")))
+        rule = policy.rule_for("supplier_cancel_reasons")
+        if rule is None and isinstance(supplier, MemberLibrary):  # the supplier's terms bind
+            rule = supplier.ill_supplying.cancellation.rule_for("staff_cancel_reasons")
+        found.append(_bad_reason(reasons, rule))
     if isinstance(supplier, MemberLibrary):
         own = supplier.ill_supplying.cancellation
         if reason in reasons and reason not in own.staff_cancel_reasons:

@@ -669,3 +669,21 @@ async def test_cut_a2_a_patron_with_obligations_may_not_request(desk: Desk) -> N
     refused = await request(desk, "CUT-ACADEM-001", "CUT", overdue_day, work=work)
     assert refused["outcome"] is None
     assert "CUT-A2" in {e["rule"] for e in refused["userErrors"]}
+
+
+async def test_cut_a7_sup_and_cut_b5_the_supplier_cancels_only_for_an_accepted_reason(
+    desk: Desk,
+) -> None:
+    work = relay.to_base64("Work", await book_held_only_by(desk.settings, "CUT"))
+    made = await request(desk, "UOC-POSTGR-006", "UOC-HER", MONDAY, work=work)
+    rid = made["illRequest"]["id"]
+    await step(desk, PROCESS, MONDAY, token_for("staff", library="UOC"), id=rid)
+    cut = token_for("partner", library="CUT")
+    whim = await step(desk, SUPPLY, MONDAY, cut, id=rid, s="CANCELLED", reason="too busy")
+    assert whim["illRequest"] is None
+    assert [(e["code"], e["rule"]) for e in whim["userErrors"]] == [
+        ("ILL_CANCEL_NOT_ALLOWED", "CUT-B5")
+    ]
+    on_loan = await step(desk, SUPPLY, MONDAY, cut, id=rid, s="CANCELLED", reason="on_loan")
+    assert on_loan["userErrors"] == []
+    assert on_loan["illRequest"]["status"] == "END_OF_ROTA"  # CUT was the only lender
