@@ -12,6 +12,9 @@ from strawberry import relay
 from kallimachos.db.models import IllRequest as IllRequestRow
 from kallimachos.db.models import Patron as PatronRow
 from kallimachos.domain import request_routing as routing
+from kallimachos.domain.ill_request import IllStatus as IllStatus
+from kallimachos.domain.ill_request import SupplyStatus as IllSupplyStatus
+from kallimachos.domain.request_routing import RequestKind as RequestKind
 from kallimachos.schema.circulation import Money
 from kallimachos.schema.context import Info
 from kallimachos.schema.ids import node_db_ids
@@ -19,14 +22,26 @@ from kallimachos.schema.types import Branch, Library
 from kallimachos.services.ill_actions import may_see
 from kallimachos.services.ill_store import history_of, library_codes
 
-
-@strawberry.enum(description="The kinds of source requestItem chooses from, in CONS-2 order.")
-class RequestKind(Enum):
-    LOCAL_PICKUP = "LOCAL_PICKUP"
-    HOLD = "HOLD"
-    BRANCH_TRANSFER = "BRANCH_TRANSFER"
-    INTERLIBRARY_LOAN = "INTERLIBRARY_LOAN"
-    EXTERNAL_SUPPLIER = "EXTERNAL_SUPPLIER"
+# The lifecycle's own enums, exposed as they are: one list of values, never two to keep equal.
+strawberry.enum(
+    RequestKind, description="The kinds of source requestItem chooses from, in CONS-2 order."
+)
+strawberry.enum(
+    IllStatus,
+    description=(
+        "Where an ILL request stands for both libraries (ISO 18626-shaped): AWAITING_PROCESSING"
+        " -> SENT_TO_SUPPLIER -> EXPECT_TO_SUPPLY/WILL_SUPPLY -> SHIPPED -> RECEIVED -> "
+        "CHECKED_OUT_TO_PATRON -> RETURNED_BY_PATRON -> SHIPPED_RETURN -> COMPLETED; copies end "
+        "at COPY_DELIVERED -> COMPLETED; UNFILLED moves to the next supplier, END_OF_ROTA when "
+        "none is left; CANCELLED, RECALLED, OVERDUE, RETURNED_UNCOLLECTED, LOST, "
+        "COMPLETED_WITHOUT_RETURN as in the domain's transition table."
+    ),
+)
+strawberry.enum(
+    IllSupplyStatus,
+    name="IllSupplyStatus",
+    description="What the supplying library says (ISO 18626 supplying statuses).",
+)
 
 
 @strawberry.enum(description="Who pays for an interlibrary request (CUT-A1-PAY).")
@@ -39,53 +54,6 @@ class Payer(Enum):
 class IllServiceType(Enum):
     LOAN = "LOAN"
     COPY = "COPY"
-
-
-@strawberry.enum(
-    description=(
-        "Where an ILL request stands for both libraries (ISO 18626-shaped): AWAITING_PROCESSING"
-        " -> SENT_TO_SUPPLIER -> EXPECT_TO_SUPPLY/WILL_SUPPLY -> SHIPPED -> RECEIVED -> "
-        "CHECKED_OUT_TO_PATRON -> RETURNED_BY_PATRON -> SHIPPED_RETURN -> COMPLETED; copies end "
-        "at COPY_DELIVERED -> COMPLETED; UNFILLED moves to the next supplier, END_OF_ROTA when "
-        "none is left; CANCELLED, RECALLED, OVERDUE, RETURNED_UNCOLLECTED, LOST, "
-        "COMPLETED_WITHOUT_RETURN as in the domain's transition table."
-    )
-)
-class IllStatus(Enum):
-    AWAITING_PROCESSING = "AWAITING_PROCESSING"
-    SENT_TO_SUPPLIER = "SENT_TO_SUPPLIER"
-    EXPECT_TO_SUPPLY = "EXPECT_TO_SUPPLY"
-    WILL_SUPPLY = "WILL_SUPPLY"
-    RETRY_POSSIBLE = "RETRY_POSSIBLE"
-    UNFILLED = "UNFILLED"
-    END_OF_ROTA = "END_OF_ROTA"
-    SHIPPED = "SHIPPED"
-    COPY_DELIVERED = "COPY_DELIVERED"
-    RECEIVED = "RECEIVED"
-    CHECKED_OUT_TO_PATRON = "CHECKED_OUT_TO_PATRON"
-    RECALLED = "RECALLED"
-    OVERDUE = "OVERDUE"
-    RETURNED_BY_PATRON = "RETURNED_BY_PATRON"
-    RETURNED_UNCOLLECTED = "RETURNED_UNCOLLECTED"
-    SHIPPED_RETURN = "SHIPPED_RETURN"
-    LOST = "LOST"
-    COMPLETED = "COMPLETED"
-    COMPLETED_WITHOUT_RETURN = "COMPLETED_WITHOUT_RETURN"
-    CANCELLED = "CANCELLED"
-
-
-@strawberry.enum(description="What the supplying library says (ISO 18626 supplying statuses).")
-class IllSupplyStatus(Enum):
-    EXPECT_TO_SUPPLY = "EXPECT_TO_SUPPLY"
-    WILL_SUPPLY = "WILL_SUPPLY"
-    LOANED = "LOANED"
-    UNFILLED = "UNFILLED"
-    RETRY_POSSIBLE = "RETRY_POSSIBLE"
-    COPY_COMPLETED = "COPY_COMPLETED"
-    LOAN_COMPLETED = "LOAN_COMPLETED"
-    RECALLED = "RECALLED"
-    CANCELLED = "CANCELLED"
-    COMPLETED_WITHOUT_RETURN = "COMPLETED_WITHOUT_RETURN"
 
 
 @strawberry.enum(description="What the requesting library does.")
@@ -134,7 +102,7 @@ class RequestOption:
     def of(cls, option: routing.RequestOption) -> RequestOption:
         cost = option.estimated_cost
         return cls(
-            kind=RequestKind(option.kind.value),
+            kind=option.kind,
             rank=option.rank,
             reason=option.reason,
             rule=option.rule,

@@ -79,5 +79,5 @@ async def ill_queue(
             late = today > request.supplier_due_date
         return (0 if late else 1, request.created_at)
 
-    rows.sort(key=lateness)
-    return [IllRequest.from_row(r, late=lateness(r)[0] == 0) for r in rows[:first]]
+    ranked = sorted(((lateness(r), r) for r in rows), key=lambda pair: pair[0])
+    return [IllRequest.from_row(r, late=key[0] == 0) for key, r in ranked[:first]]

@@ -128,6 +128,14 @@ async def active_holds_for(session: AsyncSession, item: Item, *, lock: bool = Fa
     return list(await session.scalars(query))
 
 
+async def patron_cards(session: AsyncSession, ids: set[int]) -> dict[int, str]:
+    """Card numbers of these patrons (the hold rules know patrons by card)."""
+    if not ids:
+        return {}
+    rows = await session.execute(select(Patron.id, Patron.card_number).where(Patron.id.in_(ids)))
+    return {row.id: row.card_number for row in rows}
+
+
 def hold_fact(hold: Hold, patron_card: str, pickup_code: str | None) -> HoldFact:
     return HoldFact(
         id=hold.id,

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kallimachos.db.models import Branch, Hold, Item, Patron
+from kallimachos.db.models import Branch, Hold, Item
 from kallimachos.domain import holds as hold_rules
 from kallimachos.domain.policy import MemberLibrary
 from kallimachos.services import circulation_facts as facts
@@ -47,7 +47,7 @@ async def route_copy(
     waiting = [h for h in holds if h.status == "WAITING"]
     if waiting:
         codes = await _branch_codes(session, {h.pickup_branch_id for h in waiting})
-        cards = await _cards(session, {h.patron_id for h in waiting})
+        cards = await facts.patron_cards(session, {h.patron_id for h in waiting})
         trapped = hold_rules.trap(
             library,
             [facts.hold_fact(h, cards[h.patron_id], codes[h.pickup_branch_id]) for h in waiting],
@@ -80,8 +80,3 @@ async def route_copy(
 async def _branch_codes(session: AsyncSession, ids: set[int]) -> dict[int, str]:
     rows = await session.execute(select(Branch.id, Branch.code).where(Branch.id.in_(ids)))
     return {row.id: row.code for row in rows}
-
-
-async def _cards(session: AsyncSession, ids: set[int]) -> dict[int, str]:
-    rows = await session.execute(select(Patron.id, Patron.card_number).where(Patron.id.in_(ids)))
-    return {row.id: row.card_number for row in rows}

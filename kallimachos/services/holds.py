@@ -98,7 +98,7 @@ async def _place(
             Problem("NOT_LOANABLE", "no copy of it is for loan here", ("input", "workId"), None)
         )
     existing = await _active_holds(session, library_row.id, lendable[0].work_id, item_id)
-    cards = await _cards(session, {h.patron_id for h in existing})
+    cards = await facts.patron_cards(session, {h.patron_id for h in existing})
     loans = await _open_loans(session, [c.id for c in lendable])
     refusals = hold_rules.hold_refusals(
         library,
@@ -207,13 +207,6 @@ async def _recall(
         payload={"patron_id": loan.patron_id},
     )
     return loan
-
-
-async def _cards(session: AsyncSession, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    rows = await session.execute(select(Patron.id, Patron.card_number).where(Patron.id.in_(ids)))
-    return {row.id: row.card_number for row in rows}
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from kallimachos.domain.ill_request import (
 )
 from kallimachos.schema.circulation import Fee
 from kallimachos.schema.context import Info
-from kallimachos.schema.ill import IllRequest, IllRequestingActionKind, IllSupplyStatus
+from kallimachos.schema.ill import IllRequest, IllRequestingActionKind
 from kallimachos.schema.mutations.common import UserError, iso_date, node_id, user_errors
 from kallimachos.services.ill_actions import ill_step
 from kallimachos.services.outcome import Abort, invalid
@@ -32,7 +32,7 @@ class IllProcessInput:
 @strawberry.input
 class IllSupplyingActionInput:
     request_id: strawberry.ID
-    status: IllSupplyStatus
+    status: SupplyStatus
     reason_unfilled: str | None = None
     due_date: str | None = None
     supplier_charge: str | None = None
@@ -119,7 +119,7 @@ async def supplying(info: Info, input: IllSupplyingActionInput) -> IllRequestPay
         )
     except Abort as stop:
         return IllRequestPayload(ill_request=None, fees=[], user_errors=user_errors(stop.problems))
-    return await _run(info, input.request_id, SupplyStatus(input.status.value), details)
+    return await _run(info, input.request_id, input.status, details)
 
 
 async def requesting(info: Info, input: IllRequestingActionInput) -> IllRequestPayload:

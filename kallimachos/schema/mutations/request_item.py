@@ -137,7 +137,7 @@ async def resolve(info: Info, input: RequestItemInput) -> RequestItemPayload:
     if done is None:
         return _empty(user_errors(outcome.problems))
     return RequestItemPayload(
-        outcome=RequestKind(done.outcome.value),
+        outcome=done.outcome,
         hold=Hold.from_row(done.hold) if done.hold else None,
         ill_request=IllRequest.from_row(done.ill_request) if done.ill_request else None,
         options=[RequestOption.of(o) for o in done.options],
