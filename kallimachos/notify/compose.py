@@ -24,7 +24,7 @@ from kallimachos.db.models import (
     Work,
 )
 from kallimachos.notify.audience import Audience, audience_of
-from kallimachos.notify.notices import PatronNotice, patron_notices
+from kallimachos.notify.notices import PLANNERS, PatronNotice, patron_notices
 from kallimachos.notify.templates import Facts, language_of, render
 from kallimachos.notify.webhooks import document, recipients
 from kallimachos.policies import PolicySet
@@ -37,6 +37,15 @@ RETRYING = "RETRYING"
 FAILED = "FAILED"
 UNSENT = (PENDING, RETRYING)
 NO_ADDRESS = "the patron has no e-mail address on file"
+
+
+def may_owe_deliveries(kind: str, aggregate_type: str) -> bool:
+    """Whether an event of this kind can owe anyone a notice (most events owe none).
+
+    Catalogue events (a record imported or updated, a work re-indexed) never do; an import
+    writes hundreds of thousands of them, which the worker passes over without loading.
+    """
+    return kind in PLANNERS or aggregate_type == "ill_request"
 
 
 async def deliveries_for(

@@ -19,6 +19,7 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
+from kallimachos.schema.fast_execution import FastExecutionContext
 from kallimachos.schema.limits import CostLimitRule, SignInToChange
 from kallimachos.schema.mutations import Mutation
 from kallimachos.schema.queries import Query
@@ -66,4 +67,5 @@ schema = strawberry.Schema(
         _token_limiter,
         SignInToChange,
     ],
+    execution_context_class=FastExecutionContext,
 )

@@ -7,7 +7,7 @@ result page come live from the database through one batched loader per page.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable, Sequence
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,14 +16,28 @@ from strawberry import relay
 
 from kallimachos.db.models import Work as WorkRow
 from kallimachos.db.queries import ItemView
-from kallimachos.schema.context import Info
+from kallimachos.schema.context import Context, Info
 from kallimachos.schema.errors import Forbidden, InvalidArgument
+from kallimachos.schema.fast_execution import NOT_READY, fast
 from kallimachos.schema.ids import node_db_ids
 from kallimachos.schema.types import Branch, Library
 from kallimachos.search.backend import FacetValue as FacetValueData
 
 if TYPE_CHECKING:
     from kallimachos.schema.ill import RequestOption
+
+
+def _known_library(source: Item | Holding | WorkRecord, context: Context) -> Library:
+    return context.services.directory.known_library(source.library_id) or NOT_READY
+
+
+def _known_branch(source: Item, context: Context) -> Branch:
+    return context.services.directory.known_branch(source.branch_id) or NOT_READY
+
+
+def _prefetched_holdings(work: Work, _context: Context) -> list[Holding]:
+    found = work.prefetched_holdings
+    return found if found is not None else NOT_READY
 
 
 @strawberry.enum(description="Where a copy is and whether it can go out.")
@@ -72,17 +86,17 @@ class Item(relay.Node):
             branch_id=item.current_branch_id or item.home_branch_id,
         )
 
-    @strawberry.field
-    async def library(self, info: Info) -> Library:
-        row = await info.context.loaders.library.load(self.library_id)
-        assert row is not None
-        return Library.from_row(row)
+    @strawberry.field(graphql_type=Library, metadata=fast(_known_library))
+    def library(self, info: Info) -> Library | Awaitable[Library]:
+        return info.context.services.directory.library(self.library_id, info)
 
-    @strawberry.field(description="The branch where the copy is now (its home branch).")
-    async def branch(self, info: Info) -> Branch:
-        row = await info.context.loaders.branch.load(self.branch_id)
-        assert row is not None
-        return Branch.from_row(row)
+    @strawberry.field(
+        graphql_type=Branch,
+        description="The branch where the copy is now (its home branch).",
+        metadata=fast(_known_branch),
+    )
+    def branch(self, info: Info) -> Branch | Awaitable[Branch]:
+        return info.context.services.directory.branch(self.branch_id, info)
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]
@@ -97,6 +111,24 @@ def _item(info: Info, view: ItemView) -> Item:
     return Item.from_view(view, info.context.services.loanable(library, view.item))
 
 
+def holdings_of(info: Info, views: Sequence[ItemView]) -> list[Holding]:
+    """A work's copies grouped by owning library, in the order the copies come."""
+    by_library: dict[int, list[Item]] = {}
+    for view in views:
+        by_library.setdefault(view.item.library_id, []).append(_item(info, view))
+    return [
+        Holding(
+            library_id=library_id,
+            items=items,
+            loanable_count=sum(1 for i in items if i.loanable),
+            available_count=sum(
+                1 for i in items if i.loanable and i.status is ItemStatus.AVAILABLE
+            ),
+        )
+        for library_id, items in by_library.items()
+    ]
+
+
 @strawberry.type(description="One library's copies of a work, with live counts.")
 class Holding:
     library_id: strawberry.Private[int]
@@ -104,11 +136,9 @@ class Holding:
     loanable_count: int
     available_count: int
 
-    @strawberry.field
-    async def library(self, info: Info) -> Library:
-        row = await info.context.loaders.library.load(self.library_id)
-        assert row is not None
-        return Library.from_row(row)
+    @strawberry.field(graphql_type=Library, metadata=fast(_known_library))
+    def library(self, info: Info) -> Library | Awaitable[Library]:
+        return info.context.services.directory.library(self.library_id, info)
 
 
 @strawberry.type(description="A cluster of records from member libraries describing one edition.")
@@ -125,9 +155,10 @@ class Work(relay.Node):
     material_type: str
     subjects: list[str]
     publisher: str | None
+    prefetched_holdings: strawberry.Private[list[Holding] | None] = None
 
     @classmethod
-    def from_row(cls, row: WorkRow) -> Work:
+    def from_row(cls, row: WorkRow, holdings: list[Holding] | None = None) -> Work:
         return cls(
             db_id=row.id,
             title=row.title,
@@ -139,25 +170,21 @@ class Work(relay.Node):
             material_type=row.material_type,
             subjects=list(row.subjects),
             publisher=row.publisher,
+            prefetched_holdings=holdings,
         )
 
-    @strawberry.field(description="Every member library's copies with live availability.")
-    async def holdings(self, info: Info) -> list[Holding]:
-        views = await info.context.loaders.items_of_work.load(self.db_id) or []
-        by_library: dict[int, list[Item]] = {}
-        for view in views:
-            by_library.setdefault(view.item.library_id, []).append(_item(info, view))
-        return [
-            Holding(
-                library_id=library_id,
-                items=items,
-                loanable_count=sum(1 for i in items if i.loanable),
-                available_count=sum(
-                    1 for i in items if i.loanable and i.status is ItemStatus.AVAILABLE
-                ),
-            )
-            for library_id, items in by_library.items()
-        ]
+    @strawberry.field(
+        graphql_type=list[Holding],
+        description="Every member library's copies with live availability.",
+        metadata=fast(_prefetched_holdings),
+    )
+    def holdings(self, info: Info) -> list[Holding] | Awaitable[list[Holding]]:
+        if self.prefetched_holdings is not None:  # a search page loads them all at once
+            return self.prefetched_holdings
+        return self._load_holdings(info)
+
+    async def _load_holdings(self, info: Info) -> list[Holding]:
+        return holdings_of(info, await info.context.loaders.items_of_work.load(self.db_id) or [])
 
     @strawberry.field(
         description=(
@@ -227,11 +254,9 @@ class WorkRecord:
         description="Why the record joined the work: the shared key, or 'first record'."
     )
 
-    @strawberry.field
-    async def library(self, info: Info) -> Library:
-        row = await info.context.loaders.library.load(self.library_id)
-        assert row is not None
-        return Library.from_row(row)
+    @strawberry.field(graphql_type=Library, metadata=fast(_known_library))
+    def library(self, info: Info) -> Library | Awaitable[Library]:
+        return info.context.services.directory.library(self.library_id, info)
 
 
 @strawberry.input(description="Narrow a catalogue search.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
@@ -18,6 +19,15 @@ from kallimachos.policies import PolicySet
 from kallimachos.schema.loaders import Loaders
 from kallimachos.search.backend import SearchBackend
 
+if TYPE_CHECKING:
+    from kallimachos.schema.directory import Directory
+
+
+def _new_directory() -> Directory:
+    from kallimachos.schema.directory import Directory  # it builds schema types: import late
+
+    return Directory()
+
 
 @dataclass
 class Services:
@@ -30,6 +40,7 @@ class Services:
     policies: PolicySet
     loanable: ItemLoanable
     library_codes: dict[int, str] = field(default_factory=dict)
+    directory: Directory = field(default_factory=_new_directory)
 
 
 @dataclass

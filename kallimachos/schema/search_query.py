@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from strawberry.types.nodes import SelectedField, Selection
+
+from kallimachos.db import queries
+from kallimachos.db.queries import ItemView
 from kallimachos.domain.identifiers import normalise_isbn
 from kallimachos.schema.catalogue import (
     Facet,
@@ -12,6 +18,7 @@ from kallimachos.schema.catalogue import (
     WorkFilter,
     decode_cursor,
     encode_cursor,
+    holdings_of,
 )
 from kallimachos.schema.context import Info
 from kallimachos.schema.errors import InvalidArgument, SearchFailed
@@ -61,25 +68,61 @@ def build_query(
 async def run_search(
     info: Info, text: str | None, work_filter: WorkFilter | None, first: int, after: str | None
 ) -> WorkConnection:
+    """One index query, then one database session for the whole page.
+
+    The works and, when the client asked for holdings, every copy on the page with its
+    loan and queue come in three statements, whatever the page size; holdings are handed
+    to each work ready-made, so no resolver below the page does I/O.
+    """
     query = build_query(text, work_filter, first, after)
     try:
         result = await info.context.services.search.search(query)
     except SearchUnavailable as exc:
         raise SearchFailed(str(exc)) from exc
-    rows = await info.context.loaders.work.load_many(result.work_ids)
+    ids = result.work_ids
+    items: dict[int, list[ItemView]] | None = None
+    async with info.context.services.sessions() as session:
+        rows = await queries.works_by_id(session, ids) if ids else {}
+        if rows and _asks_for_holdings(info):
+            items = await queries.items_by_work(session, list(rows))
     edges = [
-        WorkEdge(cursor=encode_cursor(query.offset + i), node=Work.from_row(row))
-        for i, row in enumerate(rows)
-        if row is not None
+        WorkEdge(
+            cursor=encode_cursor(query.offset + i),
+            node=Work.from_row(
+                rows[work_id],
+                holdings_of(info, items.get(work_id, [])) if items is not None else None,
+            ),
+        )
+        for i, work_id in enumerate(ids)
+        if work_id in rows
     ]
     return WorkConnection(
         total_count=result.total,
         edges=edges,
         page_info=PageInfo(
-            has_next_page=query.offset + len(result.work_ids) < result.total,
+            has_next_page=query.offset + len(ids) < result.total,
             has_previous_page=query.offset > 0,
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=edges[-1].cursor if edges else None,
         ),
         facets=[Facet.build(name, result.facets.get(name, [])) for name in FACET_FIELDS],
     )
+
+
+def _asks_for_holdings(info: Info) -> bool:
+    """Whether the query selects ``edges { node { holdings } }`` (through fragments too)."""
+    level = [child for page in _fields(info.selected_fields) for child in page.selections]
+    for name in ("edges", "node"):
+        level = [child for f in _fields(level) if f.name == name for child in f.selections]
+    return any(f.name == "holdings" for f in _fields(level))
+
+
+def _fields(selections: Iterable[Selection]) -> list[SelectedField]:
+    """The fields of a selection set, with fragments spread in."""
+    found: list[SelectedField] = []
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            found.append(selection)
+        else:
+            found.extend(_fields(selection.selections))
+    return found

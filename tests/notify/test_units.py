@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from kallimachos.db import migrate
 from kallimachos.db.engine import make_engine, make_sessionmaker
 from kallimachos.db.models import Delivery, Event, NotificationMark
-from kallimachos.notify import compose
 from kallimachos.notify import worker as worker_module
 from kallimachos.notify.audience import NOBODY, Audience
 from kallimachos.notify.broker import Broker, LiveEvent, SubscriberTooSlow
@@ -223,20 +222,46 @@ async def test_a_bug_in_one_events_notices_does_not_stop_the_others(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    real = compose.deliveries_for
 
     async def flaky(
         session: AsyncSession, found: Event, policies: PolicySet, *, now: datetime
     ) -> list[Delivery]:
         if found.id == 2:
             raise KeyError("a bug")
-        return await real(session, found, policies, now=now)
+        return []
 
     monkeypatch.setattr(worker_module, "deliveries_for", flaky)
-    await add(sessions, 1, 2, 3)
+    async with sessions.begin() as session:
+        session.add_all([event(i, kind="item.lost") for i in (1, 2, 3)])  # kinds owing notices
     with caplog.at_level(logging.ERROR):
         assert await bare_worker(sessions, 600).dispatch(now=NOW) == 3
     assert "event 2" in caplog.text
+
+
+async def test_events_that_owe_no_notice_are_marked_without_planning_and_the_rest_in_order(
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    planned: list[int] = []
+
+    async def spy(
+        session: AsyncSession, found: Event, policies: PolicySet, *, now: datetime
+    ) -> list[Delivery]:
+        planned.append(found.id)
+        return []
+
+    monkeypatch.setattr(worker_module, "deliveries_for", spy)
+    owing = {7, 2500, 4999}  # one inside the first scan, two after it
+    async with sessions.begin() as session:
+        session.add_all(
+            [
+                event(i, kind="item.lost" if i in owing else "record.imported")
+                for i in range(1, 5001)
+            ]
+        )
+    assert await bare_worker(sessions, 600).dispatch(now=NOW) == 5000
+    assert planned == sorted(owing)
+    assert set(range(1, 5001)) <= set(await marks(sessions))  # every event is marked read
+    assert await bare_worker(sessions, 600).dispatch(now=NOW) == 0  # and never read again
 
 
 async def test_a_worker_on_a_database_without_marks_starts_from_now(
