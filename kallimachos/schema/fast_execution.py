@@ -27,12 +27,15 @@ from collections.abc import Callable
 from typing import Any
 
 from graphql import (
+    GraphQLBoolean,
+    GraphQLInt,
+    GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLString,
     Undefined,
     is_leaf_type,
     is_list_type,
-    is_non_null_type,
     is_object_type,
 )
 from graphql.execution.collect_fields import FieldDetailsList
@@ -52,6 +55,9 @@ _Complete = Callable[[Any, Any], Any]
 _Plan = Callable[[Any, Any], dict[str, Any]]
 
 _DEFINITION = "strawberry-definition"
+# graphql-core's scalars return these Python types unchanged (Int within 32 bits)
+_PASS_THROUGH: dict[Any, Any] = {GraphQLString: str, GraphQLInt: int, GraphQLBoolean: bool}
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 _PLAIN_DIRECTIVES = frozenset({"skip", "include"})  # already applied when fields are collected
 _NODE_ID = Node.__dict__["_id"]  # the relay ``id`` field, as declared on Node
 _DEFAULT_RESOLVE_ID = Node.__dict__["resolve_id"].__func__
@@ -109,7 +115,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         grouped, new_defer_usages, *_ = self.collect_subfields(return_type, details)
         if new_defer_usages:
             return None
-        steps: list[tuple[str, FastGetter, _Complete]] = []
+        steps: list[tuple[str, str | None, FastGetter | None, _Complete]] = []
         for response_key, field_details in grouped.items():
             if any(
                 d.defer_usage is not None or d.fragment_variable_values is not None
@@ -119,7 +125,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             node = field_details[0].node
             name = node.name.value
             if name == "__typename":
-                steps.append((response_key, _constant(return_type.name), _identity))
+                steps.append((response_key, None, _constant(return_type.name), _identity))
                 continue
             field_def = return_type.fields.get(name)
             if field_def is None or field_def.args or node.arguments:
@@ -130,11 +136,13 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 for d in field_details
             ):
                 return None
-            getter = _getter(return_type, field_def.extensions.get(_DEFINITION), field_def)
-            complete = self._completer(field_def.type, field_details) if getter else None
-            if getter is None or complete is None:
+            definition = field_def.extensions.get(_DEFINITION)
+            attribute = _attribute(definition, field_def)
+            getter = None if attribute else _getter(return_type, definition)
+            complete = self._completer(field_def.type, field_details)
+            if (attribute is None and getter is None) or complete is None:
                 return None
-            steps.append((response_key, getter, complete))
+            steps.append((response_key, attribute, getter, complete))
         is_type_of = return_type.is_type_of
 
         def plan(source: Any, context: Any) -> dict[str, Any]:
@@ -142,10 +150,13 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             if is_type_of is not None and is_type_of(source, None) is not True:  # type: ignore[arg-type]
                 raise _Fallback
             out: dict[str, Any] = {}
-            for response_key, get, complete in steps:
-                value = get(source, context)
-                if value is NOT_READY:
-                    raise _Fallback
+            for response_key, attribute, get, complete in steps:
+                if attribute is not None:
+                    value = getattr(source, attribute)
+                else:
+                    value = get(source, context)  # type: ignore[misc]
+                    if value is NOT_READY:
+                        raise _Fallback
                 out[response_key] = complete(value, context)
             return out
 
@@ -154,40 +165,22 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def _completer(
         self, type_: GraphQLOutputType, field_details: FieldDetailsList
     ) -> _Complete | None:
-        if is_non_null_type(type_):
-            inner = self._completer(type_.of_type, field_details)
-            if inner is None:
-                return None
-
-            def non_null(value: Any, context: Any) -> Any:
-                if value is None:
-                    raise _Fallback
-                return inner(value, context)
-
-            return non_null
+        """How to complete one value of ``type_``; ``null`` where the schema forbids it and
+        anything graphql-core would report as an error raise :class:`_Fallback`."""
+        required = isinstance(type_, GraphQLNonNull)
+        if isinstance(type_, GraphQLNonNull):
+            type_ = type_.of_type
         if is_leaf_type(type_):
-            serialize = type_.serialize
-
-            def leaf(value: Any, _context: Any) -> Any:
-                if value is None:
-                    return None
-                if isinstance(value, Exception):
-                    raise _Fallback
-                serialized = serialize(value)
-                if serialized is None or serialized is Undefined:
-                    raise _Fallback
-                return serialized
-
-            return leaf
+            return _leaf(type_, required)
         if is_list_type(type_):
             item = self._completer(type_.of_type, field_details)
             if item is None:
                 return None
 
             def many(value: Any, context: Any) -> Any:
-                if value is None:
+                if value is None and not required:
                     return None
-                if not isinstance(value, list | tuple):
+                if type(value) is not list and type(value) is not tuple:
                     raise _Fallback
                 return [item(v, context) for v in value]
 
@@ -199,13 +192,35 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
             def one(value: Any, context: Any) -> Any:
                 if value is None:
+                    if required:
+                        raise _Fallback
                     return None
-                if isinstance(value, Exception):
-                    raise _Fallback
-                return nested(value, context)
+                return nested(value, context)  # its type check refuses exceptions too
 
             return one
         return None  # interfaces and unions pick their type at run time: ordinary path
+
+
+def _leaf(type_: Any, required: bool) -> _Complete:
+    """Serialise with the type itself; values it would return unchanged skip the call."""
+    serialize = type_.serialize
+    exact = _PASS_THROUGH.get(type_)
+
+    def leaf(value: Any, _context: Any) -> Any:
+        if value is None:
+            if required:
+                raise _Fallback
+            return None
+        if type(value) is exact and (exact is not int or _INT_MIN <= value <= _INT_MAX):
+            return value
+        if isinstance(value, Exception):
+            raise _Fallback
+        serialized = serialize(value)
+        if serialized is None or serialized is Undefined:
+            raise _Fallback
+        return serialized
+
+    return leaf
 
 
 def _identity(value: Any, _context: Any) -> Any:
@@ -216,15 +231,22 @@ def _constant(value: str) -> FastGetter:
     return lambda _source, _context: value
 
 
-def _getter(parent: GraphQLObjectType, definition: object, field_def: object) -> FastGetter | None:
+def _attribute(definition: object, field_def: object) -> str | None:
+    """The attribute a field without a resolver reads (strawberry's default resolver)."""
+    if isinstance(definition, StrawberryField) and getattr(
+        getattr(field_def, "resolve", None), "_is_default", False
+    ):
+        return definition.python_name
+    return None
+
+
+def _getter(parent: GraphQLObjectType, definition: object) -> FastGetter | None:
+    """A declared :data:`FAST` getter, or the relay ``id`` computed as Node computes it."""
     if not isinstance(definition, StrawberryField):
         return None
     declared = definition.metadata.get(FAST) if definition.metadata else None
     if declared is not None:
         return declared  # type: ignore[no-any-return]
-    if getattr(getattr(field_def, "resolve", None), "_is_default", False):
-        name = definition.python_name
-        return lambda source, _context: getattr(source, name)
     resolver = definition.base_resolver
     if (
         resolver is not None

@@ -71,7 +71,7 @@ async def run_search(
     """One index query, then one database session for the whole page.
 
     The works and, when the client asked for holdings, every copy on the page with its
-    loan and queue come in three statements, whatever the page size; holdings are handed
+    loan and queue come in two statements, whatever the page size; holdings are handed
     to each work ready-made, so no resolver below the page does I/O.
     """
     query = build_query(text, work_filter, first, after)
@@ -82,6 +82,7 @@ async def run_search(
     ids = result.work_ids
     items: dict[int, list[ItemView]] | None = None
     async with info.context.services.sessions() as session:
+        await queries.read_without_transaction(session)
         rows = await queries.works_by_id(session, ids) if ids else {}
         if rows and _asks_for_holdings(info):
             items = await queries.items_by_work(session, list(rows))
