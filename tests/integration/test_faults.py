@@ -6,6 +6,7 @@
 * A drain that dies after writing the index but before marking its events is simply redone.
 * ``kallimachos import marc`` killed with SIGKILL after its first batch: running it again
   completes with no duplicate records or items and nothing missing.
+* PostgreSQL drops every pooled connection: the next requests still get their answers.
 """
 
 from __future__ import annotations
@@ -244,3 +245,34 @@ async def test_an_import_killed_mid_file_completes_on_rerun_without_duplicates(
     assert again.returncode == 0
     assert await _count(settings, select(func.count()).select_from(BibRecord)) == total
     assert await _count(settings, select(func.count()).select_from(Item)) == items
+
+
+async def test_connections_the_server_dropped_are_replaced_before_a_request_uses_them(
+    postgres_url: str,
+) -> None:
+    """PostgreSQL restarted or a proxy cut idle connections: the pool's check on checkout
+    notices, opens fresh ones, and every request still gets its answer."""
+    import asyncpg
+    from sqlalchemy import text
+
+    engine = make_engine(postgres_url)
+    sessions = make_sessionmaker(engine)
+    try:
+        async with sessions() as first, sessions() as second:  # two pooled connections
+            assert await first.scalar(text("select 1")) == 1
+            assert await second.scalar(text("select 1")) == 1
+        raw = postgres_url.replace("postgresql+asyncpg://", "postgresql://")
+        admin = await asyncpg.connect(raw)
+        try:
+            killed = await admin.fetchval(
+                "select count(pg_terminate_backend(pid)) from pg_stat_activity"
+                " where datname = current_database() and pid <> pg_backend_pid()"
+            )
+        finally:
+            await admin.close()
+        assert killed >= 2
+        for _ in range(3):  # every pooled connection was dead; none reaches a request
+            async with sessions() as session:
+                assert await session.scalar(text("select 2")) == 2
+    finally:
+        await engine.dispose()
