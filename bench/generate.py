@@ -378,6 +378,50 @@ def generate(out: Path, works: int, seed: int = 7) -> dict[str, object]:
     return manifest
 
 
+# --- patrons (scenarios 3 and 4) ---------------------------------------------------------------
+
+PATRON_CATEGORIES = {  # categories with room for many loans, and allowed interlibrary loan
+    "UOC": ("faculty", "faculty", "postgraduate"),
+    "AEG": ("faculty", "faculty", "postgraduate"),
+    "TUC": ("faculty", "research_staff", "postgraduate"),
+    "CUT": ("academic_staff", "doctoral", "postgraduate"),
+}
+PATRON_NAMES = (
+    ("Maria", "Papadopoulou"),
+    ("Giorgos", "Christodoulou"),
+    ("Eleni", "Charalambous"),
+    ("Nikos", "Ioannou"),
+    ("Katerina", "Georgiou"),
+    ("Andreas", "Nikolaou"),
+    ("Sofia", "Konstantinou"),
+    ("Dimitris", "Pappas"),
+)
+
+
+def patron_card(library: str, n: int) -> str:
+    return f"{library}-BENCH-{n:05d}"
+
+
+def generate_patrons(out: Path, per_library: int) -> Path:
+    """``patrons.csv`` for ``kallimachos import patrons``: ``per_library`` readers of each
+    library, spread over its branches, in categories that may borrow many copies and request
+    interlibrary loans (so that loan limits do not refuse most benchmark requests)."""
+    path = out / f"patrons-{per_library}.csv"
+    lines = ["card_number,name,email,library,home_branch,category,expires_on,fee_paid_until"]
+    for library, (branches, _share, _default) in LIBRARIES.items():
+        categories = PATRON_CATEGORIES[library]
+        for n in range(per_library):
+            first, last = PATRON_NAMES[n % len(PATRON_NAMES)]
+            card = patron_card(library, n)
+            lines.append(
+                f"{card},{first} {last} {n},{card.lower()}@bench.invalid,{library},"
+                f"{branches[n % len(branches)]},{categories[n % len(categories)]},2031-08-31,"
+            )
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--works", type=int, default=200_000)

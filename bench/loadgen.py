@@ -9,6 +9,8 @@
 
 Every request has a 30 s timeout; a request that times out, fails, gets a non-200 status or
 fails the caller's check counts as an error (and not in the latencies).  Only 127.0.0.1.
+A request may carry headers (a bearer token) and a label: labelled requests are also counted
+in ``LoadResult.parts[label]``, so one run can report several request kinds separately.
 """
 
 from __future__ import annotations
@@ -16,13 +18,24 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import aiohttp
 
-MakeRequest = Callable[[int], tuple[str, bytes]]  # request number -> (url, JSON body)
+
+@dataclass(frozen=True)
+class Request:
+    """One request: where, the JSON body, extra headers, and the label it is reported under."""
+
+    url: str
+    body: bytes
+    headers: Mapping[str, str] | None = None
+    label: str | None = None
+
+
+MakeRequest = Callable[[int], tuple[str, bytes] | Request]  # request number -> the request
 Check = Callable[[bytes], bool]  # response body -> is it a correct answer?
 TIMEOUT = 30.0
 
@@ -36,6 +49,19 @@ class LoadResult:
     latencies_ms: list[float] = field(default_factory=list)
     errors: int = 0
     first_error: str | None = None
+    parts: dict[str, LoadResult] = field(default_factory=dict)  # by request label
+
+    def part(self, label: str) -> LoadResult:
+        if label not in self.parts:
+            self.parts[label] = LoadResult(
+                self.mode, self.offered_rps, self.connections, self.seconds
+            )
+        return self.parts[label]
+
+    def finish(self, seconds: float) -> None:
+        self.seconds = seconds
+        for part in self.parts.values():
+            part.seconds = seconds
 
     @property
     def completed(self) -> int:
@@ -54,6 +80,7 @@ class LoadResult:
         return ordered[rank - 1]
 
     def summary(self) -> dict[str, object]:
+        parts = {"parts": {k: v.summary() for k, v in self.parts.items()}} if self.parts else {}
         return {
             "mode": self.mode,
             "offered_rps": self.offered_rps,
@@ -66,6 +93,7 @@ class LoadResult:
             "p50_ms": _round(self.percentile(50)),
             "p95_ms": _round(self.percentile(95)),
             "p99_ms": _round(self.percentile(99)),
+            **parts,
         }
 
 
@@ -90,20 +118,25 @@ class _Client:
         )
 
     async def one(self, n: int, result: LoadResult, started: float) -> None:
-        url, body = self.make(n)
-        _loopback_only(url)
+        made = self.make(n)
+        request = made if isinstance(made, Request) else Request(*made)
+        _loopback_only(request.url)
         try:
-            async with self.session.post(url, data=body) as response:
+            async with self.session.post(
+                request.url, data=request.body, headers=request.headers
+            ) as response:
                 payload = await response.read()
                 ok = response.status == 200 and self.check(payload)
                 problem = f"HTTP {response.status}: {payload[:300]!r}"
         except (aiohttp.ClientError, TimeoutError) as exc:
             ok, problem = False, f"{type(exc).__name__}: {exc}"
-        if ok:
-            result.latencies_ms.append((time.perf_counter() - started) * 1000)
-        else:
-            result.errors += 1
-            result.first_error = result.first_error or problem
+        latency = (time.perf_counter() - started) * 1000
+        for counted in (result, result.part(request.label)) if request.label else (result,):
+            if ok:
+                counted.latencies_ms.append(latency)
+            else:
+                counted.errors += 1
+                counted.first_error = counted.first_error or problem
 
     async def close(self) -> None:
         await self.session.close()
@@ -129,7 +162,7 @@ async def fixed_rate(
         for task in pending:
             task.cancel()
         result.errors += len(pending)
-        result.seconds = max(seconds, time.perf_counter() - start) if pending else seconds
+        result.finish(max(seconds, time.perf_counter() - start) if pending else seconds)
     finally:
         await client.close()
     return result
@@ -151,7 +184,7 @@ async def saturation(
 
     try:
         await asyncio.gather(*(worker() for _ in range(connections)))
-        result.seconds = time.perf_counter() - start
+        result.finish(time.perf_counter() - start)
     finally:
         await client.close()
     return result

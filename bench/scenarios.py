@@ -1,12 +1,11 @@
-"""The benchmark scenarios, one class each; add one by appending to :data:`SCENARIOS`.
+"""The benchmark scenarios, one class each; add one to :func:`all_scenarios`.
 
 A scenario gets the :class:`Env` (URLs, settings, the generated data, options) and returns
 table rows.  ``unavailable()`` returning a reason makes the harness print a
-"not yet available" row instead of running it: that is how (3) requestItem and
-(4) checkout/checkin stand until their mutations land.  To add one, subclass
-:class:`Scenario`, implement ``run``, and put an instance in :data:`SCENARIOS`; the harness runs
-them in list order (the import first: it loads the data the others read) and prints them by
-number.
+"not yet available" row instead of running it.  To add one, subclass :class:`Scenario`,
+implement ``run``, and list an instance in :func:`all_scenarios`; the harness runs them in
+list order (the import first: it loads the data the others read) and prints them by number.
+The circulation scenarios (3, 4) live in :mod:`bench.circulation`.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -206,27 +206,58 @@ def measure(
     GraphQL one), and the same rate is offered to every later scenario, so that their
     latencies compare at the same load.
     """
-
-    async def go() -> tuple[loadgen.LoadResult, loadgen.LoadResult]:
-        if env.warmup:
-            await loadgen.saturation(make, check, connections=env.connections, seconds=env.warmup)
-            await loadgen.settle(make, check)
-        saturated = await loadgen.saturation(
-            make, check, connections=env.connections, seconds=env.seconds
-        )
-        await loadgen.settle(make, check)
-        if not env.rate:
-            env.rate = max(5.0, 5 * round(0.6 * saturated.throughput / 5))
-        fixed = await loadgen.fixed_rate(make, check, rate=env.rate, seconds=env.seconds)
-        await loadgen.settle(make, check)
-        return fixed, saturated
-
-    fixed, saturated = asyncio.run(go())
+    fixed, saturated = measure_results(env, make, check)
     env.measured[f"scenario{number}"] = {
         "fixed": fixed.summary(),
         "saturation": saturated.summary(),
     }
     return [Row.from_load(number, title, saturated), Row.from_load(number, title, fixed)]
+
+
+def measure_results(
+    env: Env,
+    make: loadgen.MakeRequest,
+    check: loadgen.Check,
+    *,
+    rate: Callable[[loadgen.LoadResult], float] | None = None,
+    fixed_connections: int | None = None,
+    phase: Callable[[str], None] | None = None,
+) -> tuple[loadgen.LoadResult, loadgen.LoadResult]:
+    """:func:`measure`'s runs, as (fixed, saturation) results.
+
+    ``rate``: the fixed rate from the saturation result (default ``env.rate``, as above);
+    ``fixed_connections``: offer the fixed rate through this many connections (default 512);
+    ``phase``: told "warmup", "saturation", "fixed" or "settle" before each run.
+    """
+    told = phase or (lambda _name: None)
+
+    async def go() -> tuple[loadgen.LoadResult, loadgen.LoadResult]:
+        if env.warmup:
+            told("warmup")
+            await loadgen.saturation(make, check, connections=env.connections, seconds=env.warmup)
+            told("settle")
+            await loadgen.settle(make, check)
+        told("saturation")
+        saturated = await loadgen.saturation(
+            make, check, connections=env.connections, seconds=env.seconds
+        )
+        told("settle")
+        await loadgen.settle(make, check)
+        if rate is not None:
+            offered = rate(saturated)
+        else:
+            if not env.rate:
+                env.rate = max(5.0, 5 * round(0.6 * saturated.throughput / 5))
+            offered = env.rate
+        told("fixed")
+        fixed = await loadgen.fixed_rate(
+            make, check, rate=offered, seconds=env.seconds, max_in_flight=fixed_connections or 512
+        )
+        told("settle")
+        await loadgen.settle(make, check)
+        return fixed, saturated
+
+    return asyncio.run(go())
 
 
 def _free_port() -> int:
@@ -537,11 +568,8 @@ async def _raw_bulk(env: Env) -> dict[str, Any]:
     }
 
 
-SCENARIOS: list[Scenario] = [
-    MarcImport(),
-    GraphQLSearch(),
-    RawOpenSearch(),
-    NotYetAvailable(3, "requestItem", "not yet available (the mutation lands later)"),
-    NotYetAvailable(4, "checkout / checkin", "not yet available (the mutations land later)"),
-]
-"""Run in this order; printed by number."""
+def all_scenarios() -> list[Scenario]:
+    """Every scenario, in the order they run (printed by number)."""
+    from bench.circulation import CheckoutCheckin, RequestItem  # it builds on this module
+
+    return [MarcImport(), GraphQLSearch(), RawOpenSearch(), RequestItem(), CheckoutCheckin()]

@@ -9,7 +9,9 @@ import strawberry
 from sqlalchemy import select
 from strawberry import relay
 
+from kallimachos.db.models import Branch as BranchRow
 from kallimachos.db.models import IllRequest as IllRequestRow
+from kallimachos.db.models import Library as LibraryRow
 from kallimachos.db.models import Patron as PatronRow
 from kallimachos.domain import request_routing as routing
 from kallimachos.domain.ill_request import IllStatus as IllStatus
@@ -97,9 +99,17 @@ class RequestOption:
     loan_days: int | None
     library_code: strawberry.Private[str]
     branch_code: strawberry.Private[str | None]
+    library_row: strawberry.Private[LibraryRow | None] = None
+    branch_row: strawberry.Private[BranchRow | None] = None
 
     @classmethod
-    def of(cls, option: routing.RequestOption) -> RequestOption:
+    def of(
+        cls,
+        option: routing.RequestOption,
+        libraries: dict[str, LibraryRow] | None = None,
+        branches: dict[str, BranchRow] | None = None,
+    ) -> RequestOption:
+        """The option; ``libraries``/``branches`` by code, when the caller has them loaded."""
         cost = option.estimated_cost
         return cls(
             kind=option.kind,
@@ -111,30 +121,20 @@ class RequestOption:
             loan_days=option.loan_days,
             library_code=option.library,
             branch_code=option.branch,
+            library_row=(libraries or {}).get(option.library),
+            branch_row=(branches or {}).get(option.branch) if option.branch else None,
         )
 
     @strawberry.field
     async def library(self, info: Info) -> Library | None:
-        async with info.context.services.sessions() as session:
-            from kallimachos.db.models import Library as LibraryRow
-
-            row = (
-                await session.scalars(
-                    select(LibraryRow).where(LibraryRow.code == self.library_code)
-                )
-            ).first()
+        row = self.library_row or await info.context.loaders.library_by_code.load(self.library_code)
         return Library.from_row(row) if row else None
 
     @strawberry.field
     async def branch(self, info: Info) -> Branch | None:
         if self.branch_code is None:
             return None
-        async with info.context.services.sessions() as session:
-            from kallimachos.db.models import Branch as BranchRow
-
-            row = (
-                await session.scalars(select(BranchRow).where(BranchRow.code == self.branch_code))
-            ).first()
+        row = self.branch_row or await info.context.loaders.branch_by_code.load(self.branch_code)
         return Branch.from_row(row) if row else None
 
 

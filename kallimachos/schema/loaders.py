@@ -8,6 +8,7 @@ outlives a request or leaks between actors.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from functools import cached_property
 from typing import Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -16,6 +17,7 @@ from strawberry.dataloader import DataLoader
 from kallimachos.db import queries
 from kallimachos.db.models import BibRecord, Branch, Library, Patron, Work
 from kallimachos.db.queries import ItemView
+from kallimachos.services import circulation_facts
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -41,28 +43,54 @@ class _Batch(Generic[K, V]):
 
 
 class Loaders:
-    """The loaders of one request."""
+    """The loaders of one request, each built on first use (most requests need one or two)."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self.library = DataLoader[int, Library | None](
-            load_fn=_Batch(sessions, queries.libraries_by_id)
-        )
-        self.branch = DataLoader[int, Branch | None](
-            load_fn=_Batch(sessions, queries.branches_by_id)
-        )
-        self.branches_of_library = DataLoader[int, list[Branch] | None](
-            load_fn=_Batch(sessions, queries.branches_by_library, missing=list)
-        )
-        self.patron = DataLoader[int, Patron | None](
-            load_fn=_Batch(sessions, queries.patrons_by_id)
-        )
-        self.work = DataLoader[int, Work | None](load_fn=_Batch(sessions, queries.works_by_id))
-        self.items_of_work = DataLoader[int, list[ItemView] | None](
-            load_fn=_Batch(sessions, queries.items_by_work, missing=list)
-        )
-        self.item = DataLoader[int, ItemView | None](
-            load_fn=_Batch(sessions, queries.item_views_by_id)
-        )
-        self.records_of_work = DataLoader[int, list[BibRecord] | None](
-            load_fn=_Batch(sessions, queries.records_by_work, missing=list)
-        )
+        self._sessions = sessions
+
+    def _loader(
+        self,
+        fetch: Callable[[AsyncSession, Sequence[K]], Awaitable[dict[K, V]]],
+        missing: Callable[[], V | None] = lambda: None,
+    ) -> DataLoader[K, V | None]:
+        return DataLoader(load_fn=_Batch(self._sessions, fetch, missing))
+
+    @cached_property
+    def library(self) -> DataLoader[int, Library | None]:
+        return self._loader(queries.libraries_by_id)
+
+    @cached_property
+    def branch(self) -> DataLoader[int, Branch | None]:
+        return self._loader(queries.branches_by_id)
+
+    @cached_property
+    def branches_of_library(self) -> DataLoader[int, list[Branch] | None]:
+        return self._loader(queries.branches_by_library, missing=list)
+
+    @cached_property
+    def patron(self) -> DataLoader[int, Patron | None]:
+        return self._loader(queries.patrons_by_id)
+
+    @cached_property
+    def work(self) -> DataLoader[int, Work | None]:
+        return self._loader(queries.works_by_id)
+
+    @cached_property
+    def items_of_work(self) -> DataLoader[int, list[ItemView] | None]:
+        return self._loader(queries.items_by_work, missing=list)
+
+    @cached_property
+    def item(self) -> DataLoader[int, ItemView | None]:
+        return self._loader(queries.item_views_by_id)
+
+    @cached_property
+    def records_of_work(self) -> DataLoader[int, list[BibRecord] | None]:
+        return self._loader(queries.records_by_work, missing=list)
+
+    @cached_property
+    def library_by_code(self) -> DataLoader[str, Library | None]:
+        return self._loader(circulation_facts.libraries_by_code)
+
+    @cached_property
+    def branch_by_code(self) -> DataLoader[str, Branch | None]:
+        return self._loader(circulation_facts.branches_by_code)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kallimachos.db.models import Branch, Fee, Hold, Item, Loan, Patron
@@ -83,10 +84,14 @@ async def _check_in(
     await expire_for_item(session, library, item, today, now)
     result = CheckedIn(item=item)
     before = {"status": item.status, "branch_id": item.current_branch_id}
-    loan = await facts.open_loan_of(session, item.id, lock=True)
-    if loan is not None:
+    lent = await _open_loan_and_borrower(session, item.id)
+    loan = None
+    if lent is not None:
+        loan, borrower = lent
         result.loan = loan
-        result.fees = await _close_loan(session, library, loan, item, branch, today, now, damaged)
+        result.fees = await _close_loan(
+            session, library, loan, borrower, item, branch, today, now, damaged
+        )
     if item.temporary_ill:
         item.damaged = item.damaged or damaged
         await returned_ill_copy(session, policies, actor=actor, now=now, item=item)
@@ -122,18 +127,32 @@ async def _check_in(
     return result
 
 
+async def _open_loan_and_borrower(
+    session: AsyncSession, item_id: int
+) -> tuple[Loan, Patron] | None:
+    """The copy's open loan (locked) and its borrower, in one statement."""
+    row = (
+        await session.execute(
+            select(Loan, Patron)
+            .join(Patron, Patron.id == Loan.patron_id)
+            .where(Loan.item_id == item_id, Loan.returned_at.is_(None))
+            .with_for_update(of=Loan)
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
 async def _close_loan(
     session: AsyncSession,
     library: MemberLibrary,
     loan: Loan,
+    patron: Patron,
     item: Item,
     branch: Branch,
     today: date,
     now: datetime,
     damaged: bool,
 ) -> list[Fee]:
-    patron = await session.get(Patron, loan.patron_id)
-    assert patron is not None
     loan.returned_at = now
     loan.return_branch_id = branch.id
     loan.version += 1

@@ -36,6 +36,16 @@ async def branch_by_code(session: AsyncSession, code: str) -> tuple[Branch, Libr
     return (row[0], row[1]) if row else None
 
 
+async def libraries_by_code(session: AsyncSession, codes: Sequence[str]) -> dict[str, Library]:
+    rows = await session.scalars(select(Library).where(Library.code.in_(codes)))
+    return {row.code: row for row in rows}
+
+
+async def branches_by_code(session: AsyncSession, codes: Sequence[str]) -> dict[str, Branch]:
+    rows = await session.scalars(select(Branch).where(Branch.code.in_(codes)))
+    return {row.code: row for row in rows}
+
+
 async def patron_by_card(session: AsyncSession, card: str, *, lock: bool = False) -> Patron | None:
     query = select(Patron).where(Patron.card_number == card)
     if lock:
@@ -60,31 +70,28 @@ async def open_loan_of(session: AsyncSession, item_id: int, *, lock: bool = Fals
 
 
 async def patron_facts(session: AsyncSession, patron: Patron, today: date) -> PatronFacts:
-    """Counts and balances the blocks and limits are computed from."""
-    loans = (
-        await session.execute(
-            select(Loan.due_date, Item.temporary_ill)
-            .join(Item, Item.id == Loan.item_id)
-            .where(Loan.patron_id == patron.id, Loan.returned_at.is_(None))
+    """Counts and balances the blocks and limits are computed from (one statement)."""
+    balance = func.sum(Fee.amount - Fee.paid)
+    open_fee = (Fee.patron_id == patron.id) & (Fee.status == "OPEN")
+    open_balance = select(func.coalesce(balance, 0)).where(open_fee).scalar_subquery()
+    ill_charges = (
+        select(func.coalesce(balance.filter(Fee.ill_request_id.is_not(None)), 0))
+        .where(open_fee)
+        .scalar_subquery()
+    )
+    rows = (
+        await session.execute(  # one row per loan, or one without a loan: the balances ride along
+            select(open_balance, ill_charges, Loan.due_date, Loan.returned_at, Item.temporary_ill)
+            .select_from(Patron)
+            .outerjoin(Loan, Loan.patron_id == Patron.id)
+            .outerjoin(Item, Item.id == Loan.item_id)
+            .where(Patron.id == patron.id)
         )
     ).all()
-    open_fees = (
-        await session.execute(
-            select(
-                func.coalesce(func.sum(Fee.amount - Fee.paid), 0),
-                func.coalesce(
-                    func.sum(Fee.amount - Fee.paid).filter(Fee.ill_request_id.is_not(None)), 0
-                ),
-            ).where(Fee.patron_id == patron.id, Fee.status == "OPEN")
-        )
-    ).one()
-    returned = (
-        await session.execute(
-            select(Loan.due_date, Loan.returned_at).where(
-                Loan.patron_id == patron.id, Loan.returned_at.is_not(None)
-            )
-        )
-    ).all()
+    every_loan = [(due, at, ill) for _, _, due, at, ill in rows if due is not None]
+    loans = [(due, ill) for due, returned_at, ill in every_loan if returned_at is None]
+    returned = [(due, at) for due, at, _ill in every_loan if at is not None]
+    open_fees = rows[0][:2] if rows else (0, 0)
     return PatronFacts(
         clean_record_academic_years=clean_record_years(patron, returned, today),
         category=patron.category,

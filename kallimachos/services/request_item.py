@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -43,7 +43,7 @@ from kallimachos.services.business_time import library_today
 from kallimachos.services.desk_access import may_act_for_patron
 from kallimachos.services.events import record_event
 from kallimachos.services.holds import _place
-from kallimachos.services.ill_store import PENDING, library_codes, open_requests_at, set_cost
+from kallimachos.services.ill_store import OPEN_STATUSES, PENDING, set_cost
 from kallimachos.services.loanable import copy_facts
 from kallimachos.services.outcome import Abort, Outcome, Problem, forbidden, invalid, not_found
 from kallimachos.services.transfer import send_to_pickup
@@ -79,6 +79,8 @@ class Requested:
     hold: Hold | None = None
     ill_request: IllRequest | None = None
     options: tuple[routing.RequestOption, ...] = field(default_factory=tuple)
+    libraries: dict[str, Library] = field(default_factory=dict)  # by code: the options' rows
+    branches: dict[str, Branch] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -133,12 +135,38 @@ async def request_item(
     return Outcome(value=done)
 
 
+@dataclass(frozen=True)
+class _Directory:
+    """Every library and branch (a dozen rows), loaded once per request."""
+
+    libraries: dict[int, Library]
+    branches: dict[int, Branch]
+
+    @classmethod
+    async def load(cls, session: AsyncSession) -> _Directory:
+        rows = (await session.execute(select(Library, Branch).outerjoin(Library.branches))).all()
+        return cls(
+            libraries={library.id: library for library, _ in rows},
+            branches={branch.id: branch for _, branch in rows if branch is not None},
+        )
+
+    def code(self, library_id: int) -> str:
+        return self.libraries[library_id].code
+
+    def branch_code(self, branch_id: int) -> str:
+        return self.branches[branch_id].code
+
+    def branch(self, code: str | None) -> Branch | None:
+        return next((b for b in self.branches.values() if b.code == code), None)
+
+
 @dataclass
 class _Context:
     patron: Patron
     library: Library
     pickup: Branch
     work: Work | None
+    directory: _Directory
 
 
 async def _context(session: AsyncSession, policies: PolicySet, actor: Actor, ask: Ask) -> _Context:
@@ -150,18 +178,18 @@ async def _context(session: AsyncSession, policies: PolicySet, actor: Actor, ask
     patron = await facts.patron_by_card(session, ask.patron_card)
     if patron is None:
         raise Abort(not_found("patron with card", ask.patron_card, "patronCardNumber"))
-    library = await session.get(Library, patron.library_id)
-    assert library is not None
+    directory = await _Directory.load(session)
+    library = directory.libraries[patron.library_id]
     if not may_act_for_patron(actor, patron.card_number, library.code):
         raise Abort(forbidden("only the patron or their library's staff may request for them"))
     pickup_code = ask.pickup_branch
     pickup = None
     if pickup_code is None:
-        pickup = await session.get(Branch, patron.home_branch_id)
+        pickup = directory.branches.get(patron.home_branch_id)
     else:
-        found = await facts.branch_by_code(session, pickup_code)
-        if found is not None and found[1].id == library.id:
-            pickup = found[0]
+        found = directory.branch(pickup_code)
+        if found is not None and found.library_id == library.id:
+            pickup = found
     if pickup is None:
         raise Abort(invalid(f"{pickup_code!r} is not a branch of {library.code}", "pickupBranch"))
     work = None
@@ -171,7 +199,7 @@ async def _context(session: AsyncSession, policies: PolicySet, actor: Actor, ask
             raise Abort(not_found("work", str(ask.work_id), "workId"))
     elif ask.citation is None:
         raise Abort(invalid("give a workId or a citation", "workId"))
-    return _Context(patron=patron, library=library, pickup=pickup, work=work)
+    return _Context(patron=patron, library=library, pickup=pickup, work=work, directory=directory)
 
 
 async def _route(
@@ -179,8 +207,7 @@ async def _route(
 ) -> routing.Routing:
     home = policies.member(ctx.library.code)
     today = library_today(home, now)
-    codes = await library_codes(session)
-    branch_codes = {b.id: b.code for b in await session.scalars(select(Branch))}
+    directory = ctx.directory
     copies: list[routing.HeldCopy] = []
     if ctx.work is not None:
         items = list(
@@ -188,20 +215,21 @@ async def _route(
                 select(Item).where(Item.work_id == ctx.work.id, Item.temporary_ill.is_(False))
             )
         )
-        queues = await _queues(session, [i.id for i in items], ctx.work.id)
+        queues = await _queues(session, items, ctx.work.id)
         copies = [
             routing.HeldCopy(
-                library=codes[i.library_id],
-                branch=branch_codes[i.current_branch_id or i.home_branch_id],
+                library=directory.code(i.library_id),
+                branch=directory.branch_code(i.current_branch_id or i.home_branch_id),
                 copy=copy_facts(i),
                 hold_queue=queues.get(i.id, 0),
             )
             for i in items
         ]
+    counts, open_loan_requests = await _open_requests(session, ctx.library.id, ctx.patron.id)
     open_requests = {
-        code: await open_requests_at(session, ctx.library.id, library_id)
-        for library_id, code in codes.items()
-        if code != ctx.library.code
+        library.code: counts.get(library_id, 0)
+        for library_id, library in directory.libraries.items()
+        if library.code != ctx.library.code
     }
     material = (
         ask.citation.material_type
@@ -214,10 +242,10 @@ async def _route(
         policies,
         patron=routing.RoutingPatron(
             library=ctx.library.code,
-            home_branch=branch_codes[ctx.patron.home_branch_id],
+            home_branch=directory.branch_code(ctx.patron.home_branch_id),
             pickup_branch=ctx.pickup.code,
             facts=await facts.patron_facts(session, ctx.patron, today),
-            open_ill_loan_requests=await _open_loan_requests(session, ctx.patron.id),
+            open_ill_loan_requests=open_loan_requests,
         ),
         copies=copies,
         service_type="copy" if ask.service_type == "copy" else "loan",
@@ -228,7 +256,7 @@ async def _route(
     )
 
 
-async def _queues(session: AsyncSession, item_ids: list[int], work_id: int) -> dict[int, int]:
+async def _queues(session: AsyncSession, items: list[Item], work_id: int) -> dict[int, int]:
     """Holds waiting for each copy (a work-level hold counts for every copy of its library)."""
     rows = (
         await session.execute(
@@ -237,7 +265,6 @@ async def _queues(session: AsyncSession, item_ids: list[int], work_id: int) -> d
             .where(Hold.status.in_(facts.ACTIVE_HOLD_STATUSES), Hold.work_id == work_id)
         )
     ).all()
-    items = {i.id: i for i in await session.scalars(select(Item).where(Item.id.in_(item_ids)))}
     per_library: dict[int, int] = defaultdict(int)
     per_item: dict[int, int] = defaultdict(int)
     for item_id, trapped, library_id in rows:
@@ -246,18 +273,43 @@ async def _queues(session: AsyncSession, item_ids: list[int], work_id: int) -> d
             per_item[target] += 1
         else:
             per_library[library_id] += 1
-    return {i: per_item[i] + per_library[items[i].library_id] for i in item_ids}
+    return {i.id: per_item[i.id] + per_library[i.library_id] for i in items}
 
 
-async def _open_loan_requests(session: AsyncSession, patron_id: int) -> int:
-    rows = await session.scalars(
-        select(IllRequest.id).where(
-            IllRequest.patron_id == patron_id,
-            IllRequest.service_type == "LOAN",
-            IllRequest.status.in_([s.value for s in IllStatus if s.value in _BEFORE_LOAN]),
-        )
+async def _open_requests(
+    session: AsyncSession, requesting_id: int, patron_id: int
+) -> tuple[dict[int, int], int]:
+    """In one statement: the requesting library's requests open at each supplier (CUT-B2
+    counts them), and the patron's loan requests not yet on loan (each will be a loan)."""
+    at_supplier = (
+        (IllRequest.requesting_library_id == requesting_id)
+        & IllRequest.status.in_(OPEN_STATUSES)
+        & (IllRequest.status != IllStatus.AWAITING_PROCESSING.value)
     )
-    return len(list(rows))
+    patron_loans = (
+        (IllRequest.patron_id == patron_id)
+        & (IllRequest.service_type == "LOAN")
+        & IllRequest.status.in_([s.value for s in IllStatus if s.value in _BEFORE_LOAN])
+    )
+    rows = await session.execute(
+        select(
+            IllRequest.supplier_library_id,
+            func.count().filter(at_supplier),
+            func.count().filter(patron_loans),
+        )
+        .where(
+            (IllRequest.requesting_library_id == requesting_id)
+            | (IllRequest.patron_id == patron_id)
+        )
+        .group_by(IllRequest.supplier_library_id)
+    )
+    by_supplier: dict[int, int] = {}
+    loan_requests = 0
+    for supplier, open_there, patrons in rows:
+        if supplier is not None:
+            by_supplier[supplier] = int(open_there)
+        loan_requests += int(patrons)
+    return by_supplier, loan_requests
 
 
 _BEFORE_LOAN = {
@@ -309,7 +361,13 @@ async def _request(
             ]
         raise Abort(*problems)
     home = policies.member(ctx.library.code)
-    result = Requested(outcome=choice.kind, options=found.options)
+    directory = ctx.directory
+    result = Requested(
+        outcome=choice.kind,
+        options=found.options,
+        libraries={lib.code: lib for lib in directory.libraries.values()},
+        branches={branch.code: branch for branch in directory.branches.values()},
+    )
     if choice.kind is routing.RequestKind.LOCAL_PICKUP:
         result.hold = await _set_aside(session, home, actor, now, ctx, choice)
     elif choice.kind is routing.RequestKind.BRANCH_TRANSFER:
@@ -349,8 +407,8 @@ async def _request(
 
 async def _copy_at(session: AsyncSession, ctx: _Context, branch_code: str | None) -> Item:
     assert ctx.work is not None
-    found = await facts.branch_by_code(session, branch_code or "")
-    assert found is not None
+    branch = ctx.directory.branch(branch_code)
+    assert branch is not None
     item = (
         await session.scalars(
             select(Item)
@@ -358,8 +416,8 @@ async def _copy_at(session: AsyncSession, ctx: _Context, branch_code: str | None
                 Item.work_id == ctx.work.id,
                 Item.library_id == ctx.library.id,
                 Item.status == "AVAILABLE",
-                (Item.current_branch_id == found[0].id)
-                | (Item.current_branch_id.is_(None) & (Item.home_branch_id == found[0].id)),
+                (Item.current_branch_id == branch.id)
+                | (Item.current_branch_id.is_(None) & (Item.home_branch_id == branch.id)),
             )
             .order_by(Item.id)
             .with_for_update()
@@ -426,7 +484,7 @@ async def _create_ill(
         for o in options
         if o.kind in (routing.RequestKind.INTERLIBRARY_LOAN, routing.RequestKind.EXTERNAL_SUPPLIER)
     ]
-    ids = {code: lib_id for lib_id, code in (await library_codes(session)).items()}
+    ids = {library.code: library_id for library_id, library in ctx.directory.libraries.items()}
     first = rota[0]
     work_id = ctx.work.id if ctx.work else None
     material = (

@@ -140,6 +140,6 @@ async def resolve(info: Info, input: RequestItemInput) -> RequestItemPayload:
         outcome=done.outcome,
         hold=Hold.from_row(done.hold) if done.hold else None,
         ill_request=IllRequest.from_row(done.ill_request) if done.ill_request else None,
-        options=[RequestOption.of(o) for o in done.options],
+        options=[RequestOption.of(o, done.libraries, done.branches) for o in done.options],
         user_errors=[],
     )
