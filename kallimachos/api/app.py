@@ -30,6 +30,7 @@ from kallimachos.schema.context import Services
 from kallimachos.search.backend import SearchBackend
 from kallimachos.search.factory import make_search
 from kallimachos.services.loanable import item_loanable
+from kallimachos.services.one_at_a_time import OUTBOX_DRAIN_LOCK, one_at_a_time
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,11 @@ def create_app(
         drainer = None
         if drain_outbox:
             drainer = asyncio.create_task(
-                drain_forever(sessions, search, services.loanable, services.clock)
+                one_at_a_time(
+                    engine,
+                    OUTBOX_DRAIN_LOCK,
+                    lambda: drain_forever(sessions, search, services.loanable, services.clock),
+                )
             )
         try:
             async with run_notifications(sessions, policies, services.clock, send=drain_outbox):
