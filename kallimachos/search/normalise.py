@@ -26,40 +26,46 @@ import unicodedata
 __all__ = ["fold", "tokens"]
 
 # Letters that Unicode does not decompose but ASCII folding maps to plain Latin letters.
-_LETTERS = str.maketrans(
-    {
-        "ø": "o",
-        "æ": "ae",
-        "œ": "oe",
-        "đ": "d",
-        "ð": "d",
-        "ł": "l",
-        "þ": "th",
-        "ı": "i",
-        "ħ": "h",
-        "ŧ": "t",
-        "ŀ": "l",
-        "ĸ": "k",
-        "ŋ": "n",
-    }
-)
+_LETTERS = {
+    "ø": "o",
+    "æ": "ae",
+    "œ": "oe",
+    "đ": "d",
+    "ð": "d",
+    "ł": "l",
+    "þ": "th",
+    "ı": "i",
+    "ħ": "h",
+    "ŧ": "t",
+    "ŀ": "l",
+    "ĸ": "k",
+    "ŋ": "n",
+    "’": "'",
+}
 
 # A word: letters/digits, possibly joined by an apostrophe or full stop (``l'école``, ``3.14``).
 _TOKEN = re.compile(r"\w+(?:['’.]\w+)*")
 
 
+class _FoldTable(dict[int, str | None]):
+    """What each character of decomposed lowercase text becomes: nothing for accents and
+    invisible controls, a plain letter for the letters above, else itself.  Filled on first
+    sight of a character, so ``str.translate`` does the per-character work in C."""
+
+    def __missing__(self, code: int) -> str | None:
+        char = chr(code)
+        invisible = unicodedata.category(char) in ("Cc", "Cf") and not char.isspace()
+        value = None if unicodedata.combining(char) or invisible else _LETTERS.get(char, char)
+        self[code] = value
+        return value
+
+
+_FOLD = _FoldTable()
+
+
 def fold(text: str) -> str:
     """Text in its search form: lowercase, no accents or diacritics, single spaces."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    kept = []
-    for char in decomposed:
-        if unicodedata.combining(char):
-            continue
-        if unicodedata.category(char) in ("Cc", "Cf") and not char.isspace():
-            continue
-        kept.append(char)
-    plain = "".join(kept).translate(_LETTERS).replace("’", "'")
-    return " ".join(plain.split())
+    return " ".join(unicodedata.normalize("NFKD", text.casefold()).translate(_FOLD).split())
 
 
 def tokens(text: str) -> list[str]:
