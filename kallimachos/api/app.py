@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -68,12 +69,21 @@ class AppParts:
 
 
 def create_app(
-    settings: Settings | None = None, *, clock: Clock | None = None, drain_outbox: bool = True
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    drain_outbox: bool = True,
+    server: bool = False,
 ) -> Starlette:
     """Build the ASGI app; the database and search client open in the lifespan.
 
     With ``drain_outbox`` the app runs the background task that carries committed changes
     (imports, checkouts, returns) from the outbox into the search index within seconds.
+    ``server`` is for a process that runs only this app (``kallimachos serve``): once the
+    lifespan has opened everything, the objects built so far are moved out of the garbage
+    collector's reach (``gc.freeze``), so that its full passes no longer walk the schema,
+    the policies and the libraries on every run (passes of ~120 ms, measured, that landed
+    on whichever request was running).
     """
     settings = settings or Settings()
     policies = load_policies(settings.policies_dir)
@@ -97,6 +107,9 @@ def create_app(
         await _ensure_index(search)
         app.state.parts = AppParts(engine=engine, services=services)
         endpoint.target = GraphQLEndpoint(services, secret)
+        if server:
+            gc.collect()
+            gc.freeze()
         drainer = None
         if drain_outbox:
             drainer = asyncio.create_task(

@@ -421,7 +421,7 @@ def cmd_serve(settings: Settings, host: str, port: int, workers: int) -> None:
         return
     from kallimachos.api.app import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port)
+    uvicorn.run(create_app(settings, server=True), host=host, port=port)
 
 
 def load_demo(settings: Settings) -> None:

@@ -4,4 +4,4 @@ from __future__ import annotations
 
 from kallimachos.api.app import create_app
 
-app = create_app()
+app = create_app(server=True)

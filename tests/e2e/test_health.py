@@ -58,3 +58,20 @@ async def test_business_time_header_is_ignored_outside_sandbox_mode(initialised:
             body = await gql(http, "{ businessTime }", now="2001-01-01T00:00:00+00:00")
     served = datetime.fromisoformat(body["data"]["businessTime"])  # type: ignore[index]
     assert abs((served - datetime.now(UTC)).total_seconds()) < 60
+
+
+async def test_a_server_process_keeps_its_start_up_objects_out_of_the_collectors_passes(
+    initialised: Settings,
+) -> None:
+    import gc
+
+    app = create_app(initialised, drain_outbox=False, server=True)
+    gc.unfreeze()
+    try:
+        async with app.router.lifespan_context(app):
+            assert gc.get_freeze_count() > 0  # schema, policies, engine: frozen once opened
+            async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as http:
+                body = await gql(http, "{ libraries { code } }")
+            assert "errors" not in body
+    finally:
+        gc.unfreeze()  # this test process goes on to build other apps
