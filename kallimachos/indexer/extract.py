@@ -37,8 +37,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
 
 from pymarc import Field, Record
 
@@ -111,13 +111,42 @@ class ParsedRecord:
     raw: bytes | str = field(repr=False)
     holdings: tuple[HoldingData, ...] = ()
 
+    def __reduce__(self) -> tuple[type[ParsedRecord], tuple[Any, ...]]:
+        """Pickle as the constructor's arguments (the parser process sends many)."""
+        return (ParsedRecord, tuple(getattr(self, name) for name in _RECORD_FIELDS))
+
+
+_RECORD_FIELDS = tuple(f.name for f in fields(ParsedRecord))
+
+
+class _Indexed:
+    """A record's fields grouped by tag once: ``pymarc.Record.get_fields`` scans every field on
+    each call, and ``extract`` asks for twenty-odd tags per record."""
+
+    __slots__ = ("_by_tag", "fields", "leader", "record")
+
+    def __init__(self, record: Record) -> None:
+        self.record = record
+        self.leader = record.leader
+        self.fields: list[Field] = list(record.fields)
+        by_tag: dict[str, list[Field]] = {}
+        for fld in self.fields:
+            by_tag.setdefault(fld.tag, []).append(fld)
+        self._by_tag = by_tag
+
+    def get_fields(self, *tags: str) -> list[Field]:
+        """The fields with these tags, in record order (as ``pymarc.Record.get_fields``)."""
+        if len(tags) == 1:
+            return self._by_tag.get(tags[0], [])
+        wanted = set(tags)
+        return [fld for fld in self.fields if fld.tag in wanted]
+
 
 # --- text cleaning -------------------------------------------------------------------------
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _NONFILING = re.compile(r"[\x88\x98].*?[\x89\x9c]", re.DOTALL)
-_TRAILING = re.compile(r"[\s,;:/=+]+$")
-_LEADING = re.compile(r"^[\s,;:/=+]+")
+_ENDS = " ,;:/=+"  # ISBD punctuation (and spaces) stripped from both ends of a value
 _YEAR = re.compile(r"(?<!\d)(1\d{3}|20\d{2})(?!\d)")
 _LANGUAGE = re.compile(r"^[a-z]{3}$")
 
@@ -126,10 +155,16 @@ def clean(value: str | None, *, keep_full_stop: bool = False) -> str | None:
     """A value without ISBD punctuation at its ends, control characters or doubled spaces (NFC)."""
     if value is None:
         return None
-    text = " ".join(unicodedata.normalize("NFC", _CONTROL.sub("", value)).split())
+    if not value.isprintable():  # printable text has no control characters
+        value = _CONTROL.sub("", value)
+    if not value.isascii():  # ASCII is already NFC
+        value = unicodedata.normalize("NFC", value)
+    text = " ".join(value.split())
     while True:
         before = text
-        text = _LEADING.sub("", _TRAILING.sub("", text))
+        # After the join the only whitespace is single spaces between words, so this removes
+        # exactly what ``[\s,;:/=+]+`` at either end would.
+        text = text.rstrip(_ENDS).lstrip(_ENDS)
         if not keep_full_stop and text.endswith(".") and not text.endswith(".."):
             word = re.search(r"(\w+)\.$", text)
             if word is None or len(word.group(1)) >= 3 or word.group(1).isdigit():
@@ -151,7 +186,7 @@ def _values(fields: Iterable[Field], *codes: str) -> Iterator[str]:
                 yield sub.value
 
 
-def _first(record: Record, tag: str, *codes: str) -> str | None:
+def _first(record: _Indexed, tag: str, *codes: str) -> str | None:
     for value in _values(record.get_fields(tag), *codes):
         text = clean(value)
         if text:
@@ -159,7 +194,7 @@ def _first(record: Record, tag: str, *codes: str) -> str | None:
     return None
 
 
-def _control(record: Record, tag: str) -> str:
+def _control(record: _Indexed, tag: str) -> str:
     for fld in record.get_fields(tag):
         if fld.is_control_field() and fld.data:
             return str(fld.data)
@@ -206,7 +241,7 @@ def _nonfiling_count(fld: Field) -> int:
     return int(indicator) if indicator and indicator.isdigit() else 0
 
 
-def _vernacular_title(record: Record) -> str | None:
+def _vernacular_title(record: _Indexed) -> str | None:
     for fld in record.get_fields("880"):
         link = fld.get("6") or ""
         if link.startswith("245"):
@@ -226,7 +261,7 @@ def _marc21_name(fld: Field) -> str | None:
     return clean(" ".join(_values([fld], "a", "b", "c")))
 
 
-def _marc21_authors(record: Record) -> tuple[str, ...]:
+def _marc21_authors(record: _Indexed) -> tuple[str, ...]:
     fields = record.get_fields("100", "110", "111", "700", "710", "711")
     return _dedupe(_marc21_name(f) for f in fields)
 
@@ -237,7 +272,7 @@ def _first_value(fld: Field, code: str) -> str | None:
     return None
 
 
-def _unimarc_authors(record: Record) -> tuple[str, ...]:
+def _unimarc_authors(record: _Indexed) -> tuple[str, ...]:
     names: list[str | None] = []
     for fld in record.get_fields("700", "701", "702", "710", "711", "712"):
         entry = _first_value(fld, "a")
@@ -253,7 +288,7 @@ def _unimarc_authors(record: Record) -> tuple[str, ...]:
 # --- dates, publisher, identifiers ----------------------------------------------------------
 
 
-def _marc21_imprints(record: Record) -> list[Field]:
+def _marc21_imprints(record: _Indexed) -> list[Field]:
     """Publication statements in order of trust: 264 publication, 260, 264 copyright."""
     fields264 = record.get_fields("264")
     return (
@@ -263,7 +298,7 @@ def _marc21_imprints(record: Record) -> list[Field]:
     )
 
 
-def _marc21_years(record: Record) -> tuple[int | None, int | None]:
+def _marc21_years(record: _Indexed) -> tuple[int | None, int | None]:
     fixed = _control(record, "008")
     date1 = _year_of(fixed[7:11]) if len(fixed) >= 11 and fixed[6] not in "bn|" else None
     imprint = [y for v in _values(_marc21_imprints(record), "c") for y in _years(v)]
@@ -272,7 +307,7 @@ def _marc21_years(record: Record) -> tuple[int | None, int | None]:
     return publication, earliest
 
 
-def _unimarc_years(record: Record) -> tuple[int | None, int | None]:
+def _unimarc_years(record: _Indexed) -> tuple[int | None, int | None]:
     coded = _first_value_raw(record, "100", "a")
     date1 = _year_of(coded[9:13]) if len(coded) >= 13 else None
     imprint = [y for v in _values(record.get_fields("210", "214"), "d") for y in _years(v)]
@@ -281,13 +316,13 @@ def _unimarc_years(record: Record) -> tuple[int | None, int | None]:
     return publication, earliest
 
 
-def _first_value_raw(record: Record, tag: str, code: str) -> str:
+def _first_value_raw(record: _Indexed, tag: str, code: str) -> str:
     for value in _values(record.get_fields(tag), code):
         return value
     return ""
 
 
-def _isbns(record: Record, tag: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _isbns(record: _Indexed, tag: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     valid: list[str | None] = []
     invalid: list[str | None] = []
     for fld in record.get_fields(tag):
@@ -303,7 +338,7 @@ def _isbns(record: Record, tag: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return _dedupe(valid), _dedupe(invalid)
 
 
-def _issns(record: Record, tag: str) -> tuple[str, ...]:
+def _issns(record: _Indexed, tag: str) -> tuple[str, ...]:
     return _dedupe(normalise_issn(v) for v in _values(record.get_fields(tag), "a"))
 
 
@@ -352,7 +387,7 @@ _UNIMARC_SUBJECTS = (
 )
 
 
-def _subjects(record: Record, source_format: SourceFormat) -> tuple[str, ...]:
+def _subjects(record: _Indexed, source_format: SourceFormat) -> tuple[str, ...]:
     if source_format == "unimarc":
         fields = record.get_fields(*_UNIMARC_SUBJECTS)
     else:
@@ -402,7 +437,7 @@ def _text_material(leader: str, thesis: bool, manuscript_code: str) -> str:
     return "book"
 
 
-def _marc21_material(record: Record) -> str:
+def _marc21_material(record: _Indexed) -> str:
     leader = str(record.leader)
     kind = leader[6:7]
     fixed = _control(record, "008")
@@ -416,7 +451,7 @@ def _marc21_material(record: Record) -> str:
     return _MARC21_TYPES.get(kind, "book")
 
 
-def _unimarc_material(record: Record) -> str:
+def _unimarc_material(record: _Indexed) -> str:
     leader = str(record.leader)
     kind = leader[6:7]
     if kind in ("a", "b", " ", ""):
@@ -504,7 +539,7 @@ def _carrier_from_007(physical: str, material_type: str) -> str | None:
     return None
 
 
-def _marc21_carrier(record: Record, material_type: str) -> str:
+def _marc21_carrier(record: _Indexed, material_type: str) -> str:
     for fld in record.get_fields("007"):
         found = _carrier_from_007(str(fld.data or ""), material_type)
         if found:
@@ -522,7 +557,7 @@ def _marc21_carrier(record: Record, material_type: str) -> str:
     return "unknown" if material_type in _MEDIA else "print"
 
 
-def _unimarc_carrier(record: Record, material_type: str) -> str:
+def _unimarc_carrier(record: _Indexed, material_type: str) -> str:
     texts = list(_values(record.get_fields("200"), "b"))
     texts += list(_values(record.get_fields("215"), "a", "c"))
     found = _carrier_from_text(texts, material_type)
@@ -537,7 +572,7 @@ def _unimarc_carrier(record: Record, material_type: str) -> str:
     return "unknown" if material_type in _MEDIA else "print"
 
 
-def _edition(record: Record, tag: str) -> str | None:
+def _edition(record: _Indexed, tag: str) -> str | None:
     """The edition statement; its final full stop usually ends an abbreviation (``2. Aufl.``)."""
     text = " ".join(_values(record.get_fields(tag)[:1], "a", "b"))
     return clean(text, keep_full_stop=True)
@@ -555,13 +590,14 @@ def extract(
     encoding: str,
 ) -> ParsedRecord:
     """Read the catalogue's view of ``record``; never raises on odd or missing fields."""
+    indexed = _Indexed(record)
     if source_format == "unimarc":
-        return _extract_unimarc(record, position=position, raw=raw, encoding=encoding)
-    return _extract_marc21(record, position=position, raw=raw, encoding=encoding)
+        return _extract_unimarc(indexed, position=position, raw=raw, encoding=encoding)
+    return _extract_marc21(indexed, position=position, raw=raw, encoding=encoding)
 
 
 def _extract_marc21(
-    record: Record, *, position: int, raw: bytes | str, encoding: str
+    record: _Indexed, *, position: int, raw: bytes | str, encoding: str
 ) -> ParsedRecord:
     title_field = next(iter(record.get_fields("245")), None)
     title, filing = (None, "")
@@ -601,12 +637,12 @@ def _extract_marc21(
         subjects=_subjects(record, "marc21"),
         encoding=encoding,
         raw=raw,
-        holdings=tuple(extract_holdings(record, "marc21")),
+        holdings=tuple(extract_holdings(record.record, "marc21")),
     )
 
 
 def _extract_unimarc(
-    record: Record, *, position: int, raw: bytes | str, encoding: str
+    record: _Indexed, *, position: int, raw: bytes | str, encoding: str
 ) -> ParsedRecord:
     title_field = next(iter(record.get_fields("200")), None)
     title, filing = (None, "")
@@ -644,5 +680,5 @@ def _extract_unimarc(
         subjects=_subjects(record, "unimarc"),
         encoding=encoding,
         raw=raw,
-        holdings=tuple(extract_holdings(record, "unimarc")),
+        holdings=tuple(extract_holdings(record.record, "unimarc")),
     )

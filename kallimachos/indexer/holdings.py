@@ -35,7 +35,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from pymarc import Field, Record
 
@@ -145,6 +146,13 @@ class HoldingData:
     withdrawn: bool = False
     unprocessed: bool = False
     raw: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+
+    def __reduce__(self) -> tuple[type[HoldingData], tuple[Any, ...]]:
+        """Pickle as the constructor's arguments (the parser process sends many)."""
+        return (HoldingData, tuple(getattr(self, name) for name in _HOLDING_FIELDS))
+
+
+_HOLDING_FIELDS = tuple(f.name for f in fields(HoldingData))
 
 
 def _words(code: str) -> list[str]:

@@ -14,16 +14,21 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kallimachos.db.models import Event
 from kallimachos.domain.clock import Clock
+from kallimachos.indexer.any_of import any_of
+from kallimachos.indexer.collector import fewer_collections
 from kallimachos.indexer.documents import ItemLoanable, build_documents
 from kallimachos.search.backend import SearchBackend, SearchUnavailable, WorkDocument
 
 log = logging.getLogger(__name__)
+
+_EVENTS = cast(Table, Event.__table__)  # Core statements: no ORM session synchronisation
 
 DRAIN_CHUNK = 5000
 """Events per round of :func:`drain_all`: one read, one bulk write, one update per round."""
@@ -80,7 +85,9 @@ async def _write_chunk(
         await search.delete_works(chunk.gone)
     async with sessions.begin() as session:
         for ids in _slices(chunk.event_ids, 5000):
-            await session.execute(update(Event).where(Event.id.in_(ids)).values(indexed_at=now))
+            await session.execute(
+                update(_EVENTS).where(any_of(session, _EVENTS.c.id, ids)).values(indexed_at=now)
+            )
     return len(chunk.event_ids)
 
 
@@ -124,12 +131,13 @@ async def drain_all(
     the newest state of every work, as when the rounds run one after the other.
     """
     total = 0
-    if getattr(search, "engine", None) == "opensearch":
-        total += await _drain_overlapped(sessions, search, loanable, now=now)
-    # Sequential rounds; after an overlapped drain, they pick up events that committed late
-    # with ids below those already drained.
-    while drained := await drain_once(sessions, search, loanable, now=now, limit=DRAIN_CHUNK):
-        total += drained
+    with fewer_collections():
+        if getattr(search, "engine", None) == "opensearch":
+            total += await _drain_overlapped(sessions, search, loanable, now=now)
+        # Sequential rounds; after an overlapped drain, they pick up events that committed
+        # late with ids below those already drained.
+        while drained := await drain_once(sessions, search, loanable, now=now, limit=DRAIN_CHUNK):
+            total += drained
     if total:
         await search.refresh()
     return total

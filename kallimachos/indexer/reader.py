@@ -44,7 +44,7 @@ import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, cast
 
 import pymarc
 from pymarc import marc8_mapping
@@ -235,6 +235,8 @@ _CYRILLIC = re.compile("[\u0400-\u04ff]")
 
 def repair_mojibake(text: str) -> str:
     """Undo UTF-8 that was decoded as Latin-1 and encoded again (``Â°`` -> ``°``)."""
+    if text.isascii():  # mojibake needs Latin-1 letters; most values are plain ASCII
+        return text
 
     def fix(match: re.Match[str]) -> str:
         try:
@@ -511,10 +513,20 @@ _WRAPPER = "kallimachos-stream"
 
 
 def _local(tag: str) -> tuple[str, str]:
+    known = _LOCAL_NAMES.get(tag)
+    if known is not None:
+        return known
     if tag.startswith("{"):
         uri, _, local = tag[1:].partition("}")
-        return uri, local
-    return "", tag
+        found = (uri, local)
+    else:
+        found = ("", tag)
+    if len(_LOCAL_NAMES) < 1024:  # a file uses a handful of element names
+        _LOCAL_NAMES[tag] = found
+    return found
+
+
+_LOCAL_NAMES: dict[str, tuple[str, str]] = {}
 
 
 _Payload = ET.Element | tuple[str, str]
@@ -627,6 +639,14 @@ def _xml_records(
         try:
             for item in state.parser.read_events():
                 event, payload = item[0], item[-1]
+                if state.record is not None and event != "start-ns":
+                    # Inside a record: only note the nesting (what opened/closed do there).
+                    if event == "start":
+                        state.stack.append(cast(ET.Element, payload))
+                        continue
+                    if payload is not state.record:
+                        state.stack.pop()
+                        continue
                 if not isinstance(payload, ET.Element):
                     if isinstance(payload, tuple):
                         state.namespaces[str(payload[0])] = str(payload[1])
@@ -707,7 +727,11 @@ def _record_from_xml(element: ET.Element) -> pymarc.Record:
             tag = child.get("tag")
             if not tag:
                 raise ValueError("a controlfield has no tag attribute")
-            fields.append(pymarc.Field(tag=tag, data=repair_mojibake(child.text or "")))
+            data = repair_mojibake(child.text or "")
+            if _is_control_tag(tag):
+                fields.append(_field(tag, data=data, indicators=None, subfields=[]))
+            else:
+                fields.append(pymarc.Field(tag=tag, data=data))
         elif local == "datafield":
             fields.append(_datafield(child))
     return _with_fields(leader, fields)
@@ -728,4 +752,36 @@ def _datafield(element: ET.Element) -> pymarc.Field:
     indicators = pymarc.Indicators(
         (element.get("ind1") or " ")[:1] or " ", (element.get("ind2") or " ")[:1] or " "
     )
+    if _is_data_tag(tag):
+        return _field(tag, data=None, indicators=indicators, subfields=subfields)
     return pymarc.Field(tag=tag, indicators=indicators, subfields=subfields)
+
+
+def _is_control_tag(tag: str) -> bool:
+    return len(tag) == 3 and tag.isdigit() and tag < "010"
+
+
+def _is_data_tag(tag: str) -> bool:
+    return len(tag) == 3 and tag.isdigit() and tag >= "010"
+
+
+def _field(
+    tag: str,
+    *,
+    data: str | None,
+    indicators: pymarc.Indicators | None,
+    subfields: list[pymarc.Subfield],
+) -> pymarc.Field:
+    """The ``pymarc.Field`` its constructor would make for a three-digit tag, without its checks
+    (a fifth of the parse): control fields below 010 carry data, the others indicators and
+    subfields.  Other tags go through the constructor."""
+    made = _NEW_FIELD(pymarc.Field)
+    made.tag = tag
+    made.data = data
+    made._indicators = indicators
+    made.subfields = subfields
+    made.control_field = indicators is None
+    return made
+
+
+_NEW_FIELD = pymarc.Field.__new__

@@ -18,11 +18,12 @@ are already stored (unchanged ones are skipped at once).  Runs of **new** record
 have barcodes nobody has yet take the *batch path*: a few queries load the clustering keys and
 works they can meet, the records are clustered in memory exactly as the one-by-one rules below
 would do in file order, and works, records, items, keys and outbox events are written with a
-handful of multi-row statements inside one savepoint.  Everything else (changed records,
-barcodes already in use, values too long for a column) takes the *record path*: the record
-alone, inside its own savepoint.  When a batch-path write fails, its savepoint is rolled back
-and each of its records is retried on the record path, so a database error on one record
-still cannot lose the others, and the result is the same as importing one record at a time.
+handful of multi-row statements (``COPY`` on PostgreSQL, see ``indexer/bulk_rows.py``) inside
+one savepoint.  Everything else (changed records, barcodes already in use, values too long for
+a column) takes the *record path*: the record alone, inside its own savepoint.  When a
+batch-path write fails, its savepoint is rolled back and each of its records is retried on the
+record path, so a database error on one record still cannot lose the others, and the result is
+the same as importing one record at a time.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ from kallimachos.db.models import BibRecord, Branch, Event, Item, Library, Work,
 from kallimachos.domain.actors import Actor
 from kallimachos.domain.work_keys import identifier_keys, shared_record_key, title_key
 from kallimachos.indexer import reader
+from kallimachos.indexer.any_of import any_of
+from kallimachos.indexer.bulk_rows import copy_supported, insert_rows, next_ids
+from kallimachos.indexer.collector import fewer_collections
 from kallimachos.indexer.extract import ParsedRecord
 from kallimachos.indexer.holdings import HoldingData
 from kallimachos.indexer.reader import FileFormat, RecordError, UnreadableFile, iter_records
@@ -156,12 +160,13 @@ async def import_file(
     seen_keys: dict[str, int] = {}
     async with sessions() as session:
         target = await resolve_target(session, library_code, branch_code)
-    async for batch in _read_batches(path, fmt):
-        async with sessions.begin() as session:
-            run = _BatchRun(session, target, report, file=str(path), actor=actor, now=now)
-            await run.import_batch(batch, seen_keys)
-        if on_progress is not None:
-            on_progress(len(batch))
+    with fewer_collections():
+        async for batch in _read_batches(path, fmt):
+            async with sessions.begin() as session:
+                run = _BatchRun(session, target, report, file=str(path), actor=actor, now=now)
+                await run.import_batch(batch, seen_keys)
+            if on_progress is not None:
+                on_progress(len(batch))
     return report
 
 
@@ -821,7 +826,7 @@ class _BatchRun:
             rows = await self.session.execute(
                 select(BibRecord.source_key, BibRecord.content_hash).where(
                     BibRecord.library_id == self.target.library.id,
-                    BibRecord.source_key.in_(chunk),
+                    any_of(self.session, BibRecord.source_key, chunk),
                 )
             )
             stored.update((row.source_key, row.content_hash) for row in rows)
@@ -833,7 +838,8 @@ class _BatchRun:
             found.update(
                 await self.session.scalars(
                     select(Item.barcode).where(
-                        Item.library_id == self.target.library.id, Item.barcode.in_(chunk)
+                        Item.library_id == self.target.library.id,
+                        any_of(self.session, Item.barcode, chunk),
                     )
                 )
             )
@@ -905,7 +911,7 @@ class _BatchRun:
         owners: dict[str, int] = {}
         for chunk in _chunked(keys):
             rows = await self.session.execute(
-                select(WorkKey.key, WorkKey.work_id).where(WorkKey.key.in_(chunk))
+                select(WorkKey.key, WorkKey.work_id).where(any_of(self.session, WorkKey.key, chunk))
             )
             owners.update((row.key, row.work_id) for row in rows)
         return owners
@@ -921,7 +927,7 @@ class _BatchRun:
         known_works = set(owner.values())
         for chunk in _chunked(known_works):
             for row in await session.execute(
-                select(*_MEMBER_COLUMNS).where(BibRecord.work_id.in_(chunk))
+                select(*_MEMBER_COLUMNS).where(any_of(session, BibRecord.work_id, chunk))
             ):
                 members[row.work_id].append(_member((0, row.id), row._asdict()))
         more = {key for ms in members.values() for m in ms for key in m.match_keys}
@@ -930,7 +936,9 @@ class _BatchRun:
             owner.update(
                 (row.key, row.work_id)
                 for row in await session.execute(
-                    select(WorkKey.key, WorkKey.work_id).where(WorkKey.work_id.in_(chunk))
+                    select(WorkKey.key, WorkKey.work_id).where(
+                        any_of(session, WorkKey.work_id, chunk)
+                    )
                 )
             )
         before = dict(owner)
@@ -985,26 +993,31 @@ class _BatchRun:
             {**c.row, "work_id": resolve(wid), "matched_by": matched_by}
             for c, (wid, matched_by) in zip(group, placed, strict=True)
         ]
-        result = await session.execute(
-            insert(_RECORDS).returning(_RECORDS.c.id, sort_by_parameter_order=True), rows
-        )
-        bib_ids = result.scalars().all()
+        if await copy_supported(session):
+            bib_ids = await next_ids(session, _RECORDS, len(rows))
+            for record_row, bib_id in zip(rows, bib_ids, strict=True):
+                record_row["id"] = bib_id
+            await insert_rows(session, _RECORDS, rows)
+        else:
+            result = await session.execute(
+                insert(_RECORDS).returning(_RECORDS.c.id, sort_by_parameter_order=True), rows
+            )
+            bib_ids = list(result.scalars().all())
         items = [
             {**item, "work_id": row["work_id"], "bib_record_id": bib_id}
             for c, row, bib_id in zip(group, rows, bib_ids, strict=True)
             for item in c.items
         ]
-        await session.execute(insert(_ITEMS), items)
+        await insert_rows(session, _ITEMS, items)
         gone = [key for key, wid in before.items() if owner.get(key) != wid]
         for chunk in _chunked(gone):
-            await session.execute(delete(WorkKey).where(WorkKey.key.in_(chunk)))
+            await session.execute(delete(_KEYS).where(any_of(session, _KEYS.c.key, chunk)))
         claimed = [
             {"key": key, "work_id": resolve(wid)}
             for key, wid in owner.items()
             if before.get(key) != wid
         ]
-        if claimed:
-            await session.execute(insert(_KEYS), claimed)
+        await insert_rows(session, _KEYS, claimed)
         events = [
             {
                 "occurred_at": self.now,
@@ -1023,7 +1036,7 @@ class _BatchRun:
             }
             for row, bib_id in zip(rows, bib_ids, strict=True)
         ]
-        await session.execute(insert(_EVENTS), events)
+        await insert_rows(session, _EVENTS, events)
         return [
             _Outcome(
                 "new",

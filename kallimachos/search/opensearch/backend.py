@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import orjson
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import (
     ConnectionError as OSConnectionError,
@@ -26,9 +27,11 @@ from opensearchpy.exceptions import (
     NotFoundError,
     OpenSearchException,
     RequestError,
+    SerializationError,
     TransportError,
 )
 from opensearchpy.helpers import async_bulk
+from opensearchpy.serializer import JSONSerializer
 
 from kallimachos.search.backend import (
     Availability,
@@ -102,7 +105,11 @@ class OpenSearchBackend:
         self.bulk_workers = max(1, bulk_workers)
         self.bulk_timeout = bulk_timeout  # seconds per bulk request (and the health wait)
         self.client: Any = AsyncOpenSearch(
-            hosts=[url], timeout=timeout, max_retries=1, retry_on_timeout=False
+            hosts=[url],
+            timeout=timeout,
+            max_retries=1,
+            retry_on_timeout=False,
+            serializer=OrjsonSerializer(),
         )
         self._ready = False
         self._physical = re.compile(rf"^{re.escape(index)}-(\d{{6}})$")
@@ -252,10 +259,7 @@ class OpenSearchBackend:
         if not documents:
             return
         latest = {doc.work_id: doc for doc in documents}  # the last version of a work wins
-        actions = [
-            {"_op_type": "index", "_id": str(doc.work_id), "_source": document_source(doc)}
-            for doc in latest.values()
-        ]
+        actions = [_index_action(doc) for doc in latest.values()]
         async with self._guard("index_works"):
             await self._ensure_ready()
             await self._bulk(actions)
@@ -334,10 +338,7 @@ class OpenSearchBackend:
         count = 0
         try:
             async for batch in documents:
-                actions = [
-                    {"_op_type": "index", "_id": str(d.work_id), "_source": document_source(d)}
-                    for d in batch
-                ]
+                actions = [_index_action(d) for d in batch]
                 if not actions:
                     continue
                 await slots.acquire()
@@ -393,6 +394,32 @@ class OpenSearchBackend:
 
     async def close(self) -> None:
         await self.client.close()
+
+
+class OrjsonSerializer(JSONSerializer):
+    """The client's JSON, through orjson: a search response (hits and four facets) decodes
+    several times faster than with the standard library."""
+
+    def loads(self, s: str) -> Any:
+        try:
+            return orjson.loads(s)
+        except orjson.JSONDecodeError as exc:
+            raise SerializationError(s, exc) from exc
+
+    def dumps(self, data: Any) -> Any:
+        if isinstance(data, str):
+            return data
+        try:
+            return orjson.dumps(data).decode()
+        except TypeError:  # a type orjson does not know: the standard encoder's defaults
+            return super().dumps(data)
+
+
+def _index_action(document: WorkDocument) -> dict[str, Any]:
+    """A bulk ``index`` action whose source is already JSON (orjson: the bulk helper passes a
+    string through, and the stdlib encoder was the largest cost of a drain after the rows)."""
+    source = orjson.dumps(document_source(document)).decode()
+    return {"_op_type": "index", "_id": str(document.work_id), "_source": source}
 
 
 def _item_status(item: Any) -> int | None:
