@@ -22,7 +22,7 @@ unit: install ## fast tests without the real services
 schema: install ## regenerate the committed schema.graphql from the code
 	.venv/bin/python -c "from kallimachos.schema import schema; print(schema.as_str())" > schema.graphql
 
-bench: install ## every benchmark scenario on 200,000 works (about 8 min on 2 cores); see docs/performance.md
+bench: install ## every benchmark scenario on 200,000 works (6-7 min on 2 cores, under the 15 min budget); see docs/performance.md
 	.venv/bin/python -m bench.run
 
 bench-small: install ## the same on 20,000 works (about 3 min)
