@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from kallimachos.domain.clock import Clock
 from kallimachos.notify.broker import Broker
@@ -23,6 +23,7 @@ from kallimachos.notify.email import EmailSender, SmtpSender
 from kallimachos.notify.webhooks import HttpWebhookSender, WebhookSender
 from kallimachos.notify.worker import NotificationWorker
 from kallimachos.policies import PolicySet
+from kallimachos.services.one_at_a_time import NOTIFICATION_WORKER_LOCK, one_at_a_time
 
 _BROKERS: weakref.WeakKeyDictionary[async_sessionmaker[AsyncSession], Broker] = (
     weakref.WeakKeyDictionary()
@@ -40,6 +41,18 @@ def unregister_broker(sessions: async_sessionmaker[AsyncSession]) -> None:
 def broker_for(sessions: async_sessionmaker[AsyncSession]) -> Broker | None:
     """The broker feeding subscriptions of the service whose sessions these are."""
     return _BROKERS.get(sessions)
+
+
+async def _in_one_process(
+    sessions: async_sessionmaker[AsyncSession], worker: NotificationWorker, clock: Clock
+) -> None:
+    """The worker, in one server process at a time (the others would repeat its reads and
+    collide on its marks); subscriptions' brokers run in every process."""
+    engine = sessions.kw.get("bind")
+    if not isinstance(engine, AsyncEngine):
+        await worker.run_forever(clock)
+        return
+    await one_at_a_time(engine, NOTIFICATION_WORKER_LOCK, lambda: worker.run_forever(clock))
 
 
 @dataclass
@@ -77,7 +90,7 @@ async def run_notifications(
     register_broker(sessions, broker)
     tasks = [asyncio.create_task(broker.run_forever())]
     if send:
-        tasks.append(asyncio.create_task(worker.run_forever(clock)))
+        tasks.append(asyncio.create_task(_in_one_process(sessions, worker, clock)))
     try:
         yield Notifications(worker=worker, broker=broker)
     finally:

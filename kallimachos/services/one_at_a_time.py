@@ -1,9 +1,10 @@
 """Background work that one process of a deployment does at a time.
 
 ``kallimachos serve --workers N`` starts N processes, each with the application's
-background tasks.  The outbox drain is safe to run in all of them, but then every worker
-reads the same events and indexes the same works: the work is done N times over and each
-copy competes with the requests of its worker (docs/performance.md, scenarios 3 and 4).
+background tasks.  The outbox drain and the notification worker are safe to run in all of
+them, but then every process reads the same events and indexes the same works or collides
+on the same marks: the work is done N times over and each copy competes with the requests
+of its process (docs/performance.md, scenarios 3 and 4).
 On PostgreSQL a session-level advisory lock elects one process; the others wait and take
 over within ``retry_seconds`` if it stops.  SQLite deployments run one process and need
 no election.
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 log = logging.getLogger(__name__)
 
 OUTBOX_DRAIN_LOCK = 0x4B_414C_4C31  # "KALL1": the advisory lock id of the outbox drainer
+NOTIFICATION_WORKER_LOCK = 0x4B_414C_4C32  # "KALL2": the notification worker's
 
 
 async def one_at_a_time(
