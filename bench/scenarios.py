@@ -126,16 +126,6 @@ class Scenario:
         raise NotImplementedError
 
 
-class NotYetAvailable(Scenario):
-    def __init__(self, number: int, title: str, reason: str) -> None:
-        self.number = number
-        self.title = title
-        self.reason = reason
-
-    def unavailable(self, env: Env) -> str | None:
-        return self.reason
-
-
 # --- the search mix -----------------------------------------------------------------------
 
 SEARCH_GRAPHQL = """
