@@ -19,7 +19,7 @@ import contextlib
 import random
 import subprocess
 from collections import Counter, defaultdict, deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,10 +36,9 @@ from bench.scenarios import (
     Env,
     Row,
     Scenario,
-    _free_port,
-    _stop,
-    _wait_healthy,
+    graphql_data,
     measure_results,
+    serving,
 )
 
 PATRONS_PER_LIBRARY = 1500
@@ -185,25 +184,6 @@ def token(env: Env, **scope: str) -> str:
 # --- the server, phases and the allocation check --------------------------------------------
 
 
-@contextlib.contextmanager
-def serving(env: Env, name: str) -> Iterator[str]:
-    """``kallimachos serve --workers N`` on a free port; yields the GraphQL URL."""
-    port = _free_port()
-    with (env.workdir / f"serve-{name}.log").open("wb") as log:
-        server = subprocess.Popen(
-            [KALLIMACHOS, "serve", "--port", str(port), "--workers", str(env.workers)],
-            env=env.kallimachos_env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            _wait_healthy(f"http://127.0.0.1:{port}/health", server)
-            yield f"http://127.0.0.1:{port}/graphql"
-        finally:
-            _stop(server)
-
-
 @dataclass
 class Phases:
     """Numbers requests across measure()'s runs (each run counts from 0) and counts answers
@@ -244,16 +224,6 @@ def classify(payload: dict[str, Any] | None, phases: Phases, key: str, done: str
     else:
         phases.count(f"{what}: {errors[0]['code']}")
     return True
-
-
-def graphql_data(body: bytes) -> dict[str, Any] | None:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    if data.get("errors") or not isinstance(data.get("data"), dict):
-        return None
-    return dict(data["data"])
 
 
 ALLOCATIONS = {

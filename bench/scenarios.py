@@ -19,7 +19,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,12 +171,20 @@ def search_query(text: str, work_filter: dict[str, Any]) -> SearchQuery:
     return build_query(text, f, 20, None)
 
 
-def _graphql_ok(body: bytes) -> bool:
+def graphql_data(body: bytes) -> dict[str, Any] | None:
+    """The ``data`` of a GraphQL response without errors, else None."""
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return False
-    return not data.get("errors") and data.get("data", {}).get("search") is not None
+        return None
+    if data.get("errors") or not isinstance(data.get("data"), dict):
+        return None
+    return dict(data["data"])
+
+
+def _graphql_ok(body: bytes) -> bool:
+    data = graphql_data(body)
+    return data is not None and data.get("search") is not None
 
 
 def _opensearch_ok(body: bytes) -> bool:
@@ -263,32 +271,18 @@ class GraphQLSearch(Scenario):
     def run(self, env: Env) -> list[Row]:
         from bench.generate import WORDS
 
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}/graphql"
         mix = [
             orjson.dumps({"query": SEARCH_GRAPHQL, "variables": {"q": q, "f": f}})
             for q, f in search_mix(WORDS)
         ]
-        log = (env.workdir / "serve.log").open("wb")
-        server = subprocess.Popen(
-            [KALLIMACHOS, "serve", "--port", str(port), "--workers", str(env.workers)],
-            env=env.kallimachos_env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            _wait_healthy(f"http://127.0.0.1:{port}/health", server)
+        with serving(env, "search") as url:
             note = f"kallimachos serve --workers {env.workers}"
             rows = measure(
                 env, self.number, self.title, lambda n: (url, mix[n % len(mix)]), _graphql_ok
             )
-            for row in rows:
-                row.note = row.note or note
-            return rows
-        finally:
-            _stop(server)
-            log.close()
+        for row in rows:
+            row.note = row.note or note
+        return rows
 
 
 class RawOpenSearch(Scenario):
@@ -306,6 +300,26 @@ class RawOpenSearch(Scenario):
         for row in rows:
             row.note = row.note or "the body kallimachos builds (search/opensearch/query.py)"
         return rows
+
+
+@contextlib.contextmanager
+def serving(env: Env, name: str) -> Iterator[str]:
+    """``kallimachos serve --workers N`` on a free port, logging to ``serve-<name>.log``;
+    yields the GraphQL URL and stops the server afterwards."""
+    port = _free_port()
+    with (env.workdir / f"serve-{name}.log").open("wb") as log:
+        server = subprocess.Popen(
+            [KALLIMACHOS, "serve", "--port", str(port), "--workers", str(env.workers)],
+            env=env.kallimachos_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            _wait_healthy(f"http://127.0.0.1:{port}/health", server)
+            yield f"http://127.0.0.1:{port}/graphql"
+        finally:
+            _stop(server)
 
 
 def _wait_healthy(url: str, server: subprocess.Popen[bytes], timeout: float = 90.0) -> None:
