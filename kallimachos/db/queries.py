@@ -10,19 +10,16 @@ from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import (
-    BindParameter,
     ColumnElement,
-    Integer,
     ScalarSelect,
     Select,
     Table,
-    bindparam,
     func,
     select,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kallimachos.db.any_of import any_of_bound, on_postgresql
 from kallimachos.db.models import BibRecord, Branch, Hold, Item, Library, Loan, Patron, Work
 
 # Plain rows for the hot read paths: a row of a table has every column as an attribute, which
@@ -70,10 +67,6 @@ async def patron_by_card(session: AsyncSession, card_number: str) -> Patron | No
     return result.first()
 
 
-def _on_postgresql(session: AsyncSession) -> bool:
-    return session.bind is not None and session.bind.dialect.name == "postgresql"
-
-
 async def read_without_transaction(session: AsyncSession) -> None:
     """Let this session's reads run outside a transaction (PostgreSQL; call it first).
 
@@ -81,7 +74,7 @@ async def read_without_transaction(session: AsyncSession) -> None:
     transaction around them would cost two more round trips for nothing, since the page
     is as live as its last statement anyway.  SQLite keeps its usual transactions.
     """
-    if _on_postgresql(session):
+    if on_postgresql(session):
         await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
@@ -118,29 +111,18 @@ class _PageStatements:
 
 
 def _statements(session: AsyncSession) -> _PageStatements:
-    return _page_statements("postgresql" if _on_postgresql(session) else "other")
+    return _page_statements(on_postgresql(session))
 
 
 @cache
-def _page_statements(dialect: str) -> _PageStatements:
+def _page_statements(postgresql: bool) -> _PageStatements:
     """The search page's statements, built once: building and keying a statement on every
-    call cost more CPU than running it (about 1 ms a page).
-
-    On PostgreSQL the ids go as one array (``= ANY(:ids)``): an ``IN`` list renders one
-    statement per list length, so the server re-plans and the driver re-prepares nearly
-    every page; elsewhere an expanding ``IN``.
+    call cost more CPU than running it (about 1 ms a page).  The ids go as one array
+    parameter on PostgreSQL (:mod:`kallimachos.db.any_of`).
     """
-    ids: BindParameter[Any]
-    if dialect == "postgresql":
-        ids = bindparam("ids", type_=ARRAY(Integer))
 
-        def among(column: ColumnElement[int]) -> ColumnElement[bool]:
-            return column == func.any(ids)
-    else:
-        ids = bindparam("ids", expanding=True)
-
-        def among(column: ColumnElement[int]) -> ColumnElement[bool]:
-            return column.in_(ids)
+    def among(column: ColumnElement[int]) -> ColumnElement[bool]:
+        return any_of_bound(column, "ids", postgresql=postgresql)
 
     queue = _waiting(Hold.item_id == _ITEMS.c.id) + _waiting(
         Hold.item_id.is_(None), Hold.work_id == _ITEMS.c.work_id

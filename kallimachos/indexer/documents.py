@@ -16,9 +16,9 @@ from sqlalchemy import JSON, Table, Text, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kallimachos.db.any_of import any_of
 from kallimachos.db.models import Item, Library, Work
 from kallimachos.domain.identifiers import isbn_variants
-from kallimachos.indexer.any_of import any_of
 from kallimachos.search.backend import WorkDocument
 
 _WORKS = cast(Table, Work.__table__)

@@ -19,9 +19,9 @@ from typing import cast
 from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kallimachos.db.any_of import any_of
 from kallimachos.db.models import Event
 from kallimachos.domain.clock import Clock
-from kallimachos.indexer.any_of import any_of
 from kallimachos.indexer.collector import fewer_collections
 from kallimachos.indexer.documents import ItemLoanable, build_documents
 from kallimachos.search.backend import SearchBackend, SearchUnavailable, WorkDocument

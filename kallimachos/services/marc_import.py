@@ -45,11 +45,11 @@ from sqlalchemy import String, Table, bindparam, delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kallimachos.db.any_of import any_of
 from kallimachos.db.models import BibRecord, Branch, Event, Item, Library, Work, WorkKey
 from kallimachos.domain.actors import Actor
 from kallimachos.domain.work_keys import identifier_keys, shared_record_key, title_key
 from kallimachos.indexer import reader
-from kallimachos.indexer.any_of import any_of
 from kallimachos.indexer.bulk_rows import copy_supported, insert_rows, next_ids
 from kallimachos.indexer.collector import fewer_collections
 from kallimachos.indexer.extract import ParsedRecord
