@@ -45,6 +45,16 @@ async def branches_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int,
     return {row.id: row for row in result}
 
 
+async def libraries_by_code(session: AsyncSession, codes: Sequence[str]) -> dict[str, Library]:
+    result = await session.scalars(select(Library).where(Library.code.in_(codes)))
+    return {row.code: row for row in result}
+
+
+async def branches_by_code(session: AsyncSession, codes: Sequence[str]) -> dict[str, Branch]:
+    result = await session.scalars(select(Branch).where(Branch.code.in_(codes)))
+    return {row.code: row for row in result}
+
+
 async def branches_by_library(
     session: AsyncSession, library_ids: Sequence[int]
 ) -> dict[int, list[Branch]]:

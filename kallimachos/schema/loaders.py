@@ -17,7 +17,6 @@ from strawberry.dataloader import DataLoader
 from kallimachos.db import queries
 from kallimachos.db.models import BibRecord, Branch, Library, Patron, Work
 from kallimachos.db.queries import ItemView
-from kallimachos.services import circulation_facts
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -89,8 +88,8 @@ class Loaders:
 
     @cached_property
     def library_by_code(self) -> DataLoader[str, Library | None]:
-        return self._loader(circulation_facts.libraries_by_code)
+        return self._loader(queries.libraries_by_code)
 
     @cached_property
     def branch_by_code(self) -> DataLoader[str, Branch | None]:
-        return self._loader(circulation_facts.branches_by_code)
+        return self._loader(queries.branches_by_code)

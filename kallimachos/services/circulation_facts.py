@@ -36,16 +36,6 @@ async def branch_by_code(session: AsyncSession, code: str) -> tuple[Branch, Libr
     return (row[0], row[1]) if row else None
 
 
-async def libraries_by_code(session: AsyncSession, codes: Sequence[str]) -> dict[str, Library]:
-    rows = await session.scalars(select(Library).where(Library.code.in_(codes)))
-    return {row.code: row for row in rows}
-
-
-async def branches_by_code(session: AsyncSession, codes: Sequence[str]) -> dict[str, Branch]:
-    rows = await session.scalars(select(Branch).where(Branch.code.in_(codes)))
-    return {row.code: row for row in rows}
-
-
 async def patron_by_card(session: AsyncSession, card: str, *, lock: bool = False) -> Patron | None:
     query = select(Patron).where(Patron.card_number == card)
     if lock:
