@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import strawberry
 
 from kallimachos.schema.circulation import Fee
@@ -47,42 +49,40 @@ def _payload(outcome: Outcome[sanctions.Sanctioned]) -> SanctionPayload:
     )
 
 
-async def suspend(info: Info, input: SuspendPatronInput) -> SanctionPayload:
+async def _on_patron(
+    info: Info,
+    card_number: str,
+    reason: str,
+    decide: Callable[..., Awaitable[Outcome[sanctions.Sanctioned]]],
+) -> SanctionPayload:
+    """A staff decision about the patron with this card, for the reason given."""
     s = info.context.services
     try:
-        card = text(input.patron_card_number, "patronCardNumber")
+        card = text(card_number, "patronCardNumber")
     except Abort as stop:
         return SanctionPayload(patron=None, fees=[], user_errors=user_errors(stop.problems))
     return _payload(
-        await sanctions.suspend_patron(
+        await decide(
             s.sessions,
             s.policies,
             actor=info.context.actor,
             now=info.context.now,
             patron_card=card,
-            reason=input.reason,
+            reason=reason,
         )
     )
+
+
+async def suspend(info: Info, input: SuspendPatronInput) -> SanctionPayload:
+    return await _on_patron(info, input.patron_card_number, input.reason, sanctions.suspend_patron)
 
 
 async def security_gate(
     info: Info,
     input: ChargeSecurityGateFineInput,
 ) -> SanctionPayload:
-    s = info.context.services
-    try:
-        card = text(input.patron_card_number, "patronCardNumber")
-    except Abort as stop:
-        return SanctionPayload(patron=None, fees=[], user_errors=user_errors(stop.problems))
-    return _payload(
-        await sanctions.charge_security_gate_fine(
-            s.sessions,
-            s.policies,
-            actor=info.context.actor,
-            now=info.context.now,
-            patron_card=card,
-            reason=input.reason,
-        )
+    return await _on_patron(
+        info, input.patron_card_number, input.reason, sanctions.charge_security_gate_fine
     )
 
 
